@@ -1,0 +1,3 @@
+"""Models: importing this package registers every model component."""
+from . import (algorithms, discriminators, encoders, generators, layers,  # noqa: F401
+               losses)

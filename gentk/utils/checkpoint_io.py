@@ -1,0 +1,95 @@
+"""Reading and writing weight files.
+
+Two trust levels, on purpose:
+
+* ``load_weights`` reads any file a user hands in (VGG, Inception, PSPNet, a
+  pretrained generator) with ``weights_only=True``: tensors and plain
+  containers only, no code can run while unpickling.
+* ``load_trusted_checkpoint`` reads a checkpoint that a gentk run wrote
+  itself, to resume it. mmengine stores its ``MessageHub`` history objects in
+  those, which the restricted unpickler refuses under torch >= 2.6.
+
+``atomic_save`` writes through a temporary file in the destination folder and
+``os.replace``: a reader (or a resumed run) sees the old file or the new one,
+never a truncated one.
+"""
+import os
+import os.path as osp
+import tempfile
+from typing import Any, Mapping, Optional
+
+import torch
+
+
+def _require_file(path: str, what: str) -> None:
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{what} file not found: {path!r}. gentk never downloads weights; '
+            'point the config at a local file.')
+
+
+def load_weights(path: str, map_location: Any = 'cpu',
+                 what: str = 'weights') -> Any:
+    """Load a user-supplied weight file safely (``weights_only=True``)."""
+    _require_file(path, what)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # the unpickler raises several types
+        raise RuntimeError(
+            f'could not load {what} file {path!r} with weights_only=True '
+            f'({type(err).__name__}: {err}). gentk only loads tensors and '
+            'plain containers from files it did not write itself; save the '
+            'weights as a plain state_dict.') from err
+
+
+def load_trusted_checkpoint(path: str, map_location: Any = 'cpu') -> Any:
+    """Load a checkpoint written by a gentk run, to resume that run."""
+    _require_file(path, 'checkpoint')
+    # Trusted: only used for files a gentk run wrote into its work_dir.
+    return torch.load(path, map_location=map_location, weights_only=False)
+
+
+def atomic_save(obj: Any, path: str) -> None:
+    """``torch.save`` that never leaves a partial file at ``path``."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.pth', dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write_text(text: str, path: str) -> None:
+    """Write a small text file atomically (temp file + ``os.replace``)."""
+    folder = osp.dirname(osp.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=folder)
+    with os.fdopen(fd, 'w') as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def state_dict_from(checkpoint: Any, prefix: Optional[str] = None) -> dict:
+    """The model weights inside ``checkpoint`` (a raw state_dict or an
+    mmengine checkpoint), optionally only the keys under ``prefix`` with the
+    prefix stripped."""
+    if isinstance(checkpoint, Mapping) and 'state_dict' in checkpoint:
+        checkpoint = checkpoint['state_dict']
+    if not isinstance(checkpoint, Mapping):
+        raise TypeError(
+            f'expected a state_dict (a mapping of tensors), got '
+            f'{type(checkpoint).__name__}')
+    state = {k[7:] if k.startswith('module.') else k: v
+             for k, v in checkpoint.items()}
+    if prefix:
+        state = {k[len(prefix):]: v for k, v in state.items()
+                 if k.startswith(prefix)}
+    return state
