@@ -1,0 +1,12 @@
+"""Shared blocks and tensor ops used across networks."""
+from .conv_norm_act import ConvNormAct, build_act, build_norm, norm_has_shift
+from .instance_average_pool import instance_average_pool
+from .instance_edges import instance_edges
+from .one_hot import one_hot
+from .padding import pad_to_multiple
+from .residual_block import ResidualBlock
+from .weight_init import init_normal_
+
+__all__ = ['ConvNormAct', 'ResidualBlock', 'build_act', 'build_norm',
+           'init_normal_', 'instance_average_pool', 'instance_edges',
+           'norm_has_shift', 'one_hot', 'pad_to_multiple']

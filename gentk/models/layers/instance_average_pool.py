@@ -1,0 +1,43 @@
+"""Instance-wise average pooling (pix2pixHD Sec. 3.4, feature encoder)."""
+import torch
+from torch import Tensor
+
+
+def instance_average_pool(features: Tensor, inst: Tensor) -> Tensor:
+    """Replace every pixel's features by the mean over its instance.
+
+    Instances are per image: the same id in two images of a batch is two
+    instances. Vectorised over all (image, id) pairs and differentiable with
+    respect to ``features``.
+
+    Args:
+        features (Tensor): ``[B, C, H, W]``.
+        inst (Tensor): instance ids, ``[B, H, W]`` or ``[B, 1, H, W]``;
+            float maps must hold integral values.
+
+    Returns:
+        Tensor: ``[B, C, H, W]``, constant within each instance.
+    """
+    if inst.dim() == 4 and inst.size(1) == 1:
+        inst = inst.squeeze(1)
+    batch, channels, height, width = features.shape
+    if inst.shape != (batch, height, width):
+        raise ValueError(
+            f'instance map of shape {tuple(inst.shape)} does not match '
+            f'features of shape {tuple(features.shape)}')
+
+    ids = inst.long().flatten(1)  # [B, HW]
+    # One integer key per (image, id) pair; shifting by the minimum keeps
+    # negative ids (e.g. -1 for "no instance") apart from image offsets.
+    span = ids.max() - ids.min() + 1
+    image_index = torch.arange(batch, device=ids.device).unsqueeze(1)
+    keys = image_index * span + (ids - ids.min())
+    unique_keys, group = torch.unique(keys.flatten(), return_inverse=True)
+    num_groups = unique_keys.numel()
+
+    flat = features.permute(0, 2, 3, 1).reshape(-1, channels)  # [BHW, C]
+    sums = flat.new_zeros(num_groups, channels).index_add(0, group, flat)
+    counts = torch.bincount(group, minlength=num_groups).to(flat.dtype)
+    means = sums / counts.unsqueeze(1)
+    pooled = means[group].reshape(batch, height, width, channels)
+    return pooled.permute(0, 3, 1, 2).contiguous()
