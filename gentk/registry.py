@@ -1,33 +1,44 @@
 """gentk's registries: children of mmengine's roots under the scope ``gentk``.
 
 Each child names the package that fills it (``locations``), so building from a
-config imports only what that config uses. Only the nodes gentk builds from
-are declared here.
+config imports only what that config uses. The runner builds loops,
+optimisers, schedulers, evaluators and log processors in the ``gentk`` scope
+too; their children hold no gentk classes but keep those builds inside the
+scope (and mmengine's fallback warnings out of the logs).
 """
-from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
-from mmengine.registry import DATASETS as MMENGINE_DATASETS
-from mmengine.registry import HOOKS as MMENGINE_HOOKS
-from mmengine.registry import METRICS as MMENGINE_METRICS
-from mmengine.registry import MODELS as MMENGINE_MODELS
-from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
-from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
-from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
-from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine import registry as mm
 from mmengine.registry import Registry
 
-RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['gentk.engine'])
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['gentk.engine'])
-DATASETS = Registry(
-    'dataset', parent=MMENGINE_DATASETS, locations=['gentk.datasets'])
+RUNNERS = Registry('runner', parent=mm.RUNNERS, locations=['gentk.engine'])
+HOOKS = Registry('hook', parent=mm.HOOKS, locations=['gentk.engine'])
+LOOPS = Registry('loop', parent=mm.LOOPS, locations=['gentk.engine'])
+DATASETS = Registry('dataset', parent=mm.DATASETS, locations=['gentk.datasets'])
 DATA_SAMPLERS = Registry(
-    'data sampler', parent=MMENGINE_DATA_SAMPLERS, locations=['gentk.datasets'])
+    'data sampler', parent=mm.DATA_SAMPLERS, locations=['gentk.datasets'])
 TRANSFORMS = Registry(
-    'transform', parent=MMENGINE_TRANSFORMS,
-    locations=['gentk.datasets.transforms'])
-MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['gentk.models'])
-METRICS = Registry(
-    'metric', parent=MMENGINE_METRICS, locations=['gentk.evaluation'])
+    'transform', parent=mm.TRANSFORMS, locations=['gentk.datasets.transforms'])
+MODELS = Registry('model', parent=mm.MODELS, locations=['gentk.models'])
+MODEL_WRAPPERS = Registry(
+    'model_wrapper', parent=mm.MODEL_WRAPPERS, locations=['gentk.models'])
+WEIGHT_INITIALIZERS = Registry(
+    'weight initializer', parent=mm.WEIGHT_INITIALIZERS,
+    locations=['gentk.models'])
+OPTIMIZERS = Registry('optimizer', parent=mm.OPTIMIZERS,
+                      locations=['gentk.engine'])
+OPTIM_WRAPPERS = Registry(
+    'optim_wrapper', parent=mm.OPTIM_WRAPPERS, locations=['gentk.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor', parent=mm.OPTIM_WRAPPER_CONSTRUCTORS,
+    locations=['gentk.engine'])
+PARAM_SCHEDULERS = Registry(
+    'parameter scheduler', parent=mm.PARAM_SCHEDULERS,
+    locations=['gentk.engine'])
+METRICS = Registry('metric', parent=mm.METRICS, locations=['gentk.evaluation'])
+EVALUATOR = Registry(
+    'evaluator', parent=mm.EVALUATOR, locations=['gentk.evaluation'])
 VISUALIZERS = Registry(
-    'visualizer', parent=MMENGINE_VISUALIZERS, locations=['gentk.engine'])
+    'visualizer', parent=mm.VISUALIZERS, locations=['gentk.engine'])
 VISBACKENDS = Registry(
-    'vis_backend', parent=MMENGINE_VISBACKENDS, locations=['gentk.engine'])
+    'vis_backend', parent=mm.VISBACKENDS, locations=['gentk.engine'])
+LOG_PROCESSORS = Registry(
+    'log_processor', parent=mm.LOG_PROCESSORS, locations=['gentk.engine'])

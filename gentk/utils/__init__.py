@@ -1,5 +1,8 @@
 from .checkpoint_io import (atomic_save, atomic_write_text, load_trusted_checkpoint,
                             load_weights, state_dict_from)
+from .image import (colorize_labels, default_palette, image_grid, to_uint8_image,
+                    write_png)
 
 __all__ = ['atomic_save', 'atomic_write_text', 'load_trusted_checkpoint',
-           'load_weights', 'state_dict_from']
+           'load_weights', 'state_dict_from', 'colorize_labels', 'default_palette',
+           'image_grid', 'to_uint8_image', 'write_png']

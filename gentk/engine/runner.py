@@ -1,0 +1,179 @@
+"""mmengine's Runner with checkpoints that are safe to write and to read.
+
+* Saving is atomic (temp file + ``os.replace``): a kill during a save leaves
+  the previous checkpoint intact.
+* The message hub is stored as plain data, so a gentk checkpoint opens with
+  ``weights_only=True`` too (e.g. as ``load_from`` or as the 1024x512
+  generator that initialises the 2048x1024 stage).
+* ``load_from`` and every other file a user hands in load with
+  ``weights_only=True``; only ``resume`` (the run's own checkpoints) uses the
+  trusted loader, which also reads checkpoints mmengine wrote itself.
+* Auto-resume falls back to the newest checkpoint file when
+  ``last_checkpoint`` is missing, empty or stale.
+"""
+import glob
+import os.path as osp
+import re
+import time
+from typing import Any, Optional
+
+import mmengine
+import numpy as np
+from mmengine.dist import master_only
+from mmengine.logging import HistoryBuffer
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint_to_model, weights_to_cpu
+from mmengine.utils import apply_to
+
+from gentk.registry import RUNNERS
+from gentk.utils import atomic_save, load_trusted_checkpoint, load_weights
+
+_CKPT_NAME = re.compile(r'(iter|epoch)_(\d+)\.pth$')
+
+
+def to_plain(obj: Any) -> Any:
+    """Containers of tensors/python scalars only (what weights_only reads)."""
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return type(obj)((k, to_plain(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_plain(v) for v in obj)
+    if hasattr(obj, 'cpu'):
+        return obj.cpu()
+    return obj
+
+
+def message_hub_to_plain(state: dict) -> dict:
+    plain = dict(state)
+    plain['log_scalars'] = {
+        key: {'log_history': buf._log_history.tolist(),
+              'count_history': buf._count_history.tolist(),
+              'max_length': buf.max_length}
+        for key, buf in state['log_scalars'].items()}
+    plain['runtime_info'] = to_plain(dict(state['runtime_info']))
+    plain['resumed_keys'] = dict(state['resumed_keys'])
+    return plain
+
+
+def message_hub_from_plain(state: dict) -> dict:
+    restored = dict(state)
+    restored['log_scalars'] = {
+        key: buf if isinstance(buf, HistoryBuffer) else HistoryBuffer(
+            buf['log_history'], buf['count_history'], buf['max_length'])
+        for key, buf in state['log_scalars'].items()}
+    return restored
+
+
+def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint named in ``last_checkpoint`` if it exists, else the one
+    with the largest iteration/epoch number in ``work_dir``."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            named = f.read().strip()
+        if named and osp.isfile(named):
+            return named
+    candidates = []
+    for path in glob.glob(osp.join(work_dir, '*.pth')):
+        match = _CKPT_NAME.search(osp.basename(path))
+        if match:
+            candidates.append((int(match.group(2)), path))
+    return max(candidates)[1] if candidates else None
+
+
+@RUNNERS.register_module()
+class GenRunner(Runner):
+    """The runner every gentk config uses (``runner_type='GenRunner'``)."""
+
+    _resuming = False
+
+    def load_or_resume(self) -> None:
+        if self._has_loaded:
+            return
+        resume_from = None
+        if self._resume and self._load_from is None:
+            resume_from = find_resumable_checkpoint(self.work_dir)
+            if resume_from is None:
+                self.logger.info(f'No checkpoint to resume in {self.work_dir}; '
+                                 'starting from scratch.')
+        elif self._resume:
+            resume_from = self._load_from
+        if resume_from is not None:
+            self.logger.info(f'Resuming from {resume_from}')
+            self.resume(resume_from)
+        elif self._load_from is not None:
+            self.load_checkpoint(self._load_from)
+        self._has_loaded = resume_from is not None or self._load_from is not None
+
+    def resume(self, filename: str, *args, **kwargs) -> None:
+        self._resuming = True
+        try:
+            super().resume(filename, *args, **kwargs)
+        finally:
+            self._resuming = False
+
+    def load_checkpoint(self, filename: str, map_location='cpu',
+                        strict: bool = False,
+                        revise_keys: list = [(r'^module.', '')]):
+        if self._resuming:
+            checkpoint = load_trusted_checkpoint(filename, map_location)
+            if 'message_hub' in checkpoint:
+                checkpoint['message_hub'] = message_hub_from_plain(
+                    checkpoint['message_hub'])
+        else:
+            checkpoint = load_weights(filename, map_location, what='load_from')
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        checkpoint = _load_checkpoint_to_model(
+            model, checkpoint, strict, revise_keys=revise_keys)
+        self._has_loaded = True
+        self.logger.info(f'Loaded checkpoint {filename}')
+        return checkpoint
+
+    @master_only
+    def save_checkpoint(self, out_dir: str, filename: str,
+                        file_client_args: Optional[dict] = None,
+                        save_optimizer: bool = True,
+                        save_param_scheduler: bool = True,
+                        meta: Optional[dict] = None,
+                        by_epoch: bool = True,
+                        backend_args: Optional[dict] = None) -> None:
+        if file_client_args or backend_args:
+            raise ValueError('GenRunner writes checkpoints to local disk only '
+                             '(atomically); remove file_client_args/backend_args.')
+        meta = dict(meta or {})
+        # Same counters as mmengine: after_train_epoch runs before the
+        # epoch counter increments, after_train_iter before the iter one.
+        meta.setdefault('epoch', self.epoch + 1 if by_epoch else self.epoch)
+        meta.setdefault('iter', self.iter if by_epoch else self.iter + 1)
+        meta.update(
+            cfg=self.cfg.pretty_text, seed=self.seed,
+            experiment_name=self.experiment_name,
+            time=time.strftime('%Y%m%d_%H%M%S', time.localtime()),
+            mmengine_version=mmengine.__version__)
+        dataset = getattr(self.train_dataloader, 'dataset', None)
+        if hasattr(dataset, 'metainfo'):
+            meta['dataset_meta'] = to_plain(dataset.metainfo)
+        model = self.model.module if is_model_wrapper(self.model) else self.model
+        checkpoint = {
+            'meta': meta,
+            'state_dict': weights_to_cpu(model.state_dict()),
+            'message_hub': message_hub_to_plain(self.message_hub.state_dict()),
+        }
+        if save_optimizer:
+            checkpoint['optimizer'] = apply_to(
+                self.optim_wrapper.state_dict(), lambda x: hasattr(x, 'cpu'),
+                lambda x: x.cpu())
+        if save_param_scheduler and self.param_schedulers:
+            schedulers = self.param_schedulers
+            checkpoint['param_schedulers'] = (
+                {name: [s.state_dict() for s in group]
+                 for name, group in schedulers.items()}
+                if isinstance(schedulers, dict)
+                else [s.state_dict() for s in schedulers])
+        self.call_hook('before_save_checkpoint', checkpoint=checkpoint)
+        atomic_save(checkpoint, osp.join(out_dir, filename))

@@ -1,0 +1,177 @@
+"""The small base every GAN training loop in gentk fits.
+
+One iteration reads top to bottom::
+
+    inputs = preprocess(batch)
+    repeat discriminator_steps times:
+        state = generate(inputs)          # generator forward (grad kept only
+                                          # for the last repeat)
+        train_discriminator(inputs, state, optim_wrapper['discriminator'])
+    train_generator(inputs, state, optim_wrapper['generator'])
+    update the EMA generator (if any)
+
+``state`` is a plain dict made by :meth:`generate` (``fake`` at least) that the
+discriminator step may extend, e.g. with its real-image features, so the
+generator step reuses them instead of computing them again. Subclasses
+override ``generate``, ``train_discriminator`` and ``train_generator``; each
+step ends in its optimiser wrapper's ``update_params``. Extra networks (a
+segmentor, an encoder, a Q head) are ordinary submodules with their own
+optimiser wrapper key.
+"""
+from contextlib import contextmanager
+from typing import Dict, List, Optional, Union
+
+import torch
+from mmengine.model import BaseModel, ExponentialMovingAverage
+from mmengine.optim import OptimWrapper, OptimWrapperDict
+from torch import nn
+
+from gentk.registry import MODELS
+from gentk.structures import GenDataSample
+
+ModelCfg = Union[dict, nn.Module]
+
+
+def build_module(cfg: Optional[ModelCfg]) -> Optional[nn.Module]:
+    """Build a registered module from a config, pass a module through."""
+    if cfg is None or isinstance(cfg, nn.Module):
+        return cfg
+    return MODELS.build(cfg)
+
+
+def with_defaults(cfg: Optional[ModelCfg], **defaults) -> Optional[ModelCfg]:
+    """A copy of config ``cfg`` with ``defaults`` for keys it does not set;
+    modules and None pass through."""
+    if not isinstance(cfg, dict):
+        return cfg
+    return {**defaults, **cfg}
+
+
+@contextmanager
+def frozen(module: Optional[nn.Module]):
+    """Parameters of ``module`` get no gradient inside the block.
+
+    Used for the discriminator during the generator step: its weight gradients
+    would be wasted work and would leak into its next update.
+    """
+    if module is None:
+        yield
+        return
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+class BaseGAN(BaseModel):
+    """Generator + discriminator trained by alternating steps.
+
+    Args:
+        generator: config or module of the generator.
+        discriminator: config or module of the discriminator (None for
+            inference-only use).
+        data_preprocessor: config of the data preprocessor.
+        discriminator_steps: discriminator updates per generator update
+            (SCGAN's n_critic).
+        ema_momentum: if set, keep an exponential moving average of the
+            generator (``generator_ema``) used for sampling.
+    """
+
+    def __init__(self,
+                 generator: ModelCfg,
+                 discriminator: Optional[ModelCfg] = None,
+                 data_preprocessor: Optional[ModelCfg] = None,
+                 discriminator_steps: int = 1,
+                 ema_momentum: Optional[float] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if discriminator_steps < 1:
+            raise ValueError(
+                f'discriminator_steps must be >= 1, got {discriminator_steps}')
+        self.generator = build_module(generator)
+        self.discriminator = build_module(discriminator)
+        self.discriminator_steps = discriminator_steps
+        self.generator_ema = (
+            ExponentialMovingAverage(self.generator, momentum=ema_momentum)
+            if ema_momentum else None)
+        # Counts finished iterations; saved with the weights so that staged
+        # schedules (e.g. a frozen global generator) survive a resume.
+        self.register_buffer('num_iters', torch.zeros((), dtype=torch.long))
+
+    # ------------------------------------------------------------- training
+    def train_step(self, data: dict,
+                   optim_wrapper: OptimWrapperDict) -> Dict[str, torch.Tensor]:
+        inputs = self.data_preprocessor(data, True)['inputs']
+        log_vars = {}
+        for repeat in range(self.discriminator_steps):
+            keep_graph = repeat == self.discriminator_steps - 1
+            with optim_wrapper['generator'].optim_context(self.generator), \
+                    torch.set_grad_enabled(keep_graph):
+                state = self.generate(inputs)
+            log_vars.update(self.train_discriminator(
+                inputs, state, optim_wrapper['discriminator']))
+        log_vars.update(
+            self.train_generator(inputs, state, optim_wrapper['generator']))
+        if self.generator_ema is not None:
+            self.generator_ema.update_parameters(self.generator)
+        self.num_iters += 1
+        return log_vars
+
+    def generate(self, inputs: dict) -> dict:
+        """Generator forward for one step: returns at least ``{'fake': ...}``."""
+        raise NotImplementedError
+
+    def train_discriminator(self, inputs: dict, state: dict,
+                            optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def train_generator(self, inputs: dict, state: dict,
+                        optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def update(self, losses: Dict[str, torch.Tensor],
+               optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        """Sum the ``loss_*`` terms, step the wrapper, return the terms for
+        logging (the total is left out: D and G totals would share a key)."""
+        loss, log_vars = self.parse_losses(losses)
+        optim_wrapper.update_params(loss)
+        log_vars.pop('loss')
+        return {k: v.detach() for k, v in log_vars.items()}
+
+    # ------------------------------------------------------------- inference
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator used for sampling: the EMA copy when there is one."""
+        return self.generator_ema.module if self.generator_ema else self.generator
+
+    @torch.no_grad()
+    def sample(self, inputs: dict) -> torch.Tensor:
+        """Images in [-1, 1] for preprocessed ``inputs``."""
+        raise NotImplementedError
+
+    def forward(self, inputs: dict, data_samples: Optional[List] = None,
+                mode: str = 'tensor'):
+        if mode == 'tensor':
+            return self.sample(inputs)
+        if mode == 'predict':
+            return self.to_data_samples(inputs, self.sample(inputs), data_samples)
+        raise ValueError(
+            f"{type(self).__name__}.forward supports mode 'tensor' or "
+            f"'predict', got {mode!r}; training goes through train_step.")
+
+    @staticmethod
+    def to_data_samples(inputs: dict, fake: torch.Tensor,
+                        data_samples: Optional[List]) -> List[GenDataSample]:
+        """One GenDataSample per image with ``fake_img`` (and ``gt_img``,
+        ``gt_label`` where known), images as float [3,H,W] in [-1, 1]."""
+        samples = data_samples or [GenDataSample() for _ in range(len(fake))]
+        for i, sample in enumerate(samples):
+            sample.fake_img = fake[i]
+            sample.gt_label = inputs['label'][i]
+            if 'img' in inputs:
+                sample.gt_img = inputs['img'][i]
+        return samples

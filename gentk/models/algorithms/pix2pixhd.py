@@ -1,0 +1,158 @@
+"""pix2pixHD (Wang et al., 2018): label map (+ instance edges, + instance
+features) to photo with a coarse-to-fine generator and multi-scale
+discriminators, trained with LSGAN + discriminator feature matching
+(+ optional VGG perceptual loss).
+"""
+from typing import Dict, Optional
+
+import torch
+from mmengine.optim import OptimWrapper
+
+from gentk.registry import MODELS
+from gentk.utils import load_weights, state_dict_from
+from .base_gan import BaseGAN, ModelCfg, build_module, frozen, with_defaults
+
+
+@MODELS.register_module()
+class Pix2PixHD(BaseGAN):
+    """pix2pixHD on the :class:`BaseGAN` loop.
+
+    Args:
+        generator: ``GlobalGenerator`` or ``LocalEnhancer`` config. Its
+            ``in_channels`` default to the preprocessor's condition channels
+            (one-hot + edges) plus ``encoder.out_channels`` when encoding, so
+            a dataset sets ``num_classes`` in one place.
+        discriminator: ``MultiScaleDiscriminator`` config; it sees the
+            condition concatenated with an image (``in_channels`` default:
+            condition channels + 3).
+        data_preprocessor: ``GenDataPreprocessor`` config.
+        gan_loss: ``GANLoss`` config (the paper: LSGAN).
+        feature_matching_loss: ``FeatureMatchingLoss`` config (lambda = 10).
+        perceptual_loss: optional ``PerceptualLoss`` config (VGG19, lambda=10).
+        pixel_loss: optional pixel reconstruction loss (pix2pix's L1).
+        encoder: optional ``InstanceFeatureEncoder``; trained jointly with G
+            through the generator loss.
+        freeze_global_iters: for a ``LocalEnhancer``, keep its global
+            generator fixed for this many iterations (the paper's staged
+            training: local enhancer first, then joint fine-tuning).
+        global_generator_weights: a checkpoint of a trained global generator
+            (e.g. the 1024x512 stage) loaded into the local enhancer's global
+            generator, ``weights_only=True``.
+    """
+
+    def __init__(self,
+                 generator: ModelCfg,
+                 discriminator: ModelCfg,
+                 gan_loss: ModelCfg,
+                 data_preprocessor: ModelCfg,
+                 feature_matching_loss: Optional[ModelCfg] = None,
+                 perceptual_loss: Optional[ModelCfg] = None,
+                 pixel_loss: Optional[ModelCfg] = None,
+                 encoder: Optional[ModelCfg] = None,
+                 freeze_global_iters: int = 0,
+                 global_generator_weights: Optional[str] = None,
+                 **kwargs):
+        data_preprocessor = build_module(data_preprocessor)
+        encoder = build_module(encoder)
+        cond_channels = data_preprocessor.cond_channels
+        feature_channels = encoder.out_channels if encoder is not None else 0
+        super().__init__(
+            with_defaults(generator, in_channels=cond_channels + feature_channels),
+            with_defaults(discriminator, in_channels=cond_channels + 3),
+            data_preprocessor=data_preprocessor, **kwargs)
+        self.encoder = encoder
+        self.gan_loss = build_module(gan_loss)
+        self.feature_matching_loss = build_module(feature_matching_loss)
+        self.perceptual_loss = build_module(perceptual_loss)
+        self.pixel_loss = build_module(pixel_loss)
+        self.freeze_global_iters = freeze_global_iters
+        if freeze_global_iters and not hasattr(self.generator, 'global_generator'):
+            raise ValueError('freeze_global_iters needs a generator with a '
+                             '`global_generator` (LocalEnhancer), got '
+                             f'{type(self.generator).__name__}')
+        if global_generator_weights:
+            self.load_global_generator(global_generator_weights)
+
+    def load_global_generator(self, path: str) -> None:
+        """Initialise the local enhancer's global generator from a trained
+        global-generator checkpoint (its output head is not used)."""
+        state = state_dict_from(
+            load_weights(path, what='global generator'), prefix='generator.')
+        state = {k: v for k, v in state.items() if not k.startswith('head.')}
+        self.generator.global_generator.load_state_dict(state, strict=True)
+
+    # ----------------------------------------------------------- conditions
+    def generator_input(self, inputs: dict) -> torch.Tensor:
+        """One-hot labels (+ edges), plus instance features when encoding."""
+        if self.encoder is None:
+            return inputs['cond']
+        features = inputs.get('features')
+        if features is None:
+            if 'img' not in inputs or 'inst' not in inputs:
+                raise KeyError(
+                    'this model encodes instance features: give a photo and '
+                    "an instance map ('img', 'inst') or sampled 'features' "
+                    '(tools/encode_features.py, tools/generate.py --clusters)')
+            features = self.encoder(inputs['img'], inputs['inst'])
+        return torch.cat([inputs['cond'], features], dim=1)
+
+    def discriminate(self, cond: torch.Tensor, img: torch.Tensor):
+        return self.discriminator(torch.cat([cond, img], dim=1))
+
+    # ------------------------------------------------------------- training
+    @property
+    def global_frozen(self) -> bool:
+        return int(self.num_iters) < self.freeze_global_iters
+
+    def generate(self, inputs: dict) -> dict:
+        if self.freeze_global_iters:
+            self.generator.global_generator.requires_grad_(not self.global_frozen)
+        return {'fake': self.generator(self.generator_input(inputs))}
+
+    def train_discriminator(self, inputs: dict, state: dict,
+                            optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        cond, fake = inputs['cond'], state['fake'].detach()
+        with optim_wrapper.optim_context(self.discriminator):
+            pred_fake = self.discriminate(cond, fake)
+            pred_real = self.discriminate(cond, inputs['img'])
+            losses = {
+                'loss_d_fake': 0.5 * self.gan_loss(pred_fake, False, is_disc=True),
+                'loss_d_real': 0.5 * self.gan_loss(pred_real, True, is_disc=True),
+            }
+        # The generator step matches these (pre-update) real features, as
+        # the paper's single-forward implementation does.
+        state['real_features'] = [[f.detach() for f in scale] for scale in pred_real]
+        return self.update(losses, optim_wrapper)
+
+    def train_generator(self, inputs: dict, state: dict,
+                        optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
+        real, fake = inputs['img'], state['fake']
+        with optim_wrapper.optim_context(self.generator), frozen(self.discriminator):
+            pred_fake = self.discriminate(inputs['cond'], fake)
+            losses = {self.gan_loss.loss_name: self.gan_loss(pred_fake, True)}
+            if self.feature_matching_loss is not None:
+                losses[self.feature_matching_loss.loss_name] = \
+                    self.feature_matching_loss(pred_fake, state['real_features'])
+            for loss in (self.perceptual_loss, self.pixel_loss):
+                if loss is not None:
+                    losses[loss.loss_name] = loss(fake, real)
+        return self.update(losses, optim_wrapper)
+
+    # ------------------------------------------------------------- inference
+    @torch.no_grad()
+    def sample(self, inputs: dict) -> torch.Tensor:
+        return self.sampling_generator(self.generator_input(inputs))
+
+
+@MODELS.register_module()
+class Pix2Pix(Pix2PixHD):
+    """pix2pix (Isola et al., 2017), the baseline: U-Net generator, a single
+    PatchGAN (a one-scale ``MultiScaleDiscriminator``), vanilla GAN loss and
+    L1 (lambda = 100). The step is pix2pixHD's with a pixel loss in place of
+    feature matching."""
+
+    def __init__(self, generator: ModelCfg, discriminator: ModelCfg,
+                 gan_loss: ModelCfg, data_preprocessor: ModelCfg,
+                 pixel_loss: ModelCfg, **kwargs):
+        super().__init__(generator, discriminator, gan_loss, data_preprocessor,
+                         pixel_loss=pixel_loss, **kwargs)

@@ -1,0 +1,102 @@
+"""pix2pixHD's instance feature clusters (section 3.4).
+
+After training, the encoder's instance-pooled features are collected for every
+instance of the training set and clustered per semantic class with K-means
+(K = 10). At test time each instance gets a randomly chosen centre of its
+class, which gives diverse outputs for one label map.
+"""
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import torch
+from scipy.cluster.vq import kmeans2
+
+from gentk.utils import atomic_save, load_weights
+
+
+def instance_classes(inst: torch.Tensor) -> torch.Tensor:
+    """Cityscapes convention: ids >= 1000 are ``class * 1000 + k``; smaller
+    ids are the class itself (stuff)."""
+    return torch.where(inst >= 1000, inst // 1000, inst)
+
+
+def per_instance_features(features: torch.Tensor, inst: torch.Tensor
+                          ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """One feature vector per instance of each image (the instance mean).
+
+    Args:
+        features: [B,C,H,W] (typically already instance-pooled).
+        inst: [B,H,W] instance ids.
+    Returns:
+        ``(vectors [N,C], classes [N])`` over all instances of the batch.
+    """
+    b, c = features.shape[:2]
+    ids = inst.reshape(b, -1)
+    # Instances of different images must not merge: key = (image, id).
+    offset = torch.arange(b, device=inst.device)[:, None] * (int(ids.max()) + 1)
+    keys, inverse = torch.unique(ids + offset, return_inverse=True)
+    flat = features.reshape(b, c, -1).permute(0, 2, 1).reshape(-1, c)
+    sums = torch.zeros(len(keys), c, dtype=flat.dtype, device=flat.device)
+    sums.index_add_(0, inverse.reshape(-1), flat)
+    counts = torch.bincount(inverse.reshape(-1), minlength=len(keys))
+    vectors = sums / counts[:, None].to(flat.dtype)
+    return vectors, instance_classes(keys % (int(ids.max()) + 1))
+
+
+class InstanceFeatureBank:
+    """Per-class cluster centres of instance features."""
+
+    def __init__(self, centers: Dict[int, torch.Tensor]):
+        if not centers:
+            raise ValueError('InstanceFeatureBank needs at least one class')
+        self.centers = {int(k): v.float() for k, v in centers.items()}
+        self.channels = next(iter(self.centers.values())).shape[1]
+
+    @classmethod
+    def fit(cls, vectors: torch.Tensor, classes: torch.Tensor, k: int = 10,
+            seed: int = 0) -> 'InstanceFeatureBank':
+        """K-means with ``k`` centres per class (fewer when a class has fewer
+        distinct features)."""
+        centers = {}
+        data = vectors.double().cpu().numpy()
+        labels = classes.cpu().numpy()
+        for cls_id in np.unique(labels):
+            points = np.unique(data[labels == cls_id], axis=0)
+            if len(points) <= k:
+                centers[int(cls_id)] = torch.from_numpy(points).float()
+                continue
+            centroids, _ = kmeans2(points, k, minit='++', seed=seed)
+            centers[int(cls_id)] = torch.from_numpy(centroids).float()
+        return cls(centers)
+
+    def save(self, path: str) -> None:
+        atomic_save({'centers': self.centers}, path)
+
+    @classmethod
+    def load(cls, path: str) -> 'InstanceFeatureBank':
+        data = load_weights(path, what='feature cluster')
+        if not isinstance(data, dict) or 'centers' not in data:
+            raise ValueError(f'{path!r} is not a feature cluster file: expected '
+                             "a dict with 'centers' (tools/encode_features.py)")
+        return cls(data['centers'])
+
+    def sample(self, inst: torch.Tensor,
+               generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """A feature map [B,C,H,W]: each instance of ``inst`` [B,H,W] filled
+        with a random centre of its class; classes without centres get 0."""
+        b, h, w = inst.shape
+        ids = inst.reshape(b, -1).cpu()
+        offset = torch.arange(b)[:, None] * (int(ids.max()) + 1)
+        keys, inverse = torch.unique(ids + offset, return_inverse=True)
+        classes = instance_classes(keys % (int(ids.max()) + 1))
+        vectors = torch.zeros(len(keys), self.channels)
+        # A loop over the classes present (a few dozen at most), not pixels.
+        for cls_id in classes.unique().tolist():
+            bank = self.centers.get(cls_id)
+            if bank is None:
+                continue
+            members = (classes == cls_id).nonzero().squeeze(1)
+            choice = torch.randint(len(bank), (len(members),), generator=generator)
+            vectors[members] = bank[choice]
+        out = vectors[inverse.reshape(-1)].reshape(b, h * w, -1)
+        return out.permute(0, 2, 1).reshape(b, -1, h, w).to(inst.device)

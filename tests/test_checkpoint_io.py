@@ -1,0 +1,76 @@
+"""Checkpoint writing is atomic; user files load weights-only; gentk's own
+checkpoints open weights-only too and resume through the trusted loader."""
+import os
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer, MessageHub
+
+from gentk.engine.runner import (find_resumable_checkpoint, message_hub_from_plain,
+                                 message_hub_to_plain)
+from gentk.utils import atomic_save, load_trusted_checkpoint, load_weights
+
+
+class NotAWeight:
+    def __reduce__(self):
+        return (os.getcwd, ())
+
+
+def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    path = str(tmp_path / 'ckpt.pth')
+    atomic_save({'w': torch.ones(3)}, path)
+
+    def broken_save(obj, f, *args, **kwargs):
+        f.write(b'partial')
+        raise KeyboardInterrupt('killed mid-save')
+    monkeypatch.setattr(torch, 'save', broken_save)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_save({'w': torch.zeros(3)}, path)
+    monkeypatch.undo()
+    assert torch.equal(load_weights(path)['w'], torch.ones(3))
+    assert os.listdir(tmp_path) == ['ckpt.pth'], 'temporary file left behind'
+
+
+def test_user_weights_refuse_pickled_objects(tmp_path):
+    path = str(tmp_path / 'evil.pth')
+    torch.save({'w': torch.ones(1), 'x': NotAWeight()}, path)
+    with pytest.raises(RuntimeError, match='weights_only=True'):
+        load_weights(path, what='VGG19')
+    # the run's own checkpoints go through the trusted loader
+    assert load_trusted_checkpoint(path)['x'] == os.getcwd()
+
+
+def test_missing_weight_file_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nowhere.pth'):
+        load_weights(str(tmp_path / 'nowhere.pth'), what='PSPNet')
+
+
+def test_message_hub_round_trips_as_plain_data(tmp_path):
+    hub = MessageHub.get_instance('test_roundtrip')
+    for v in (1.0, 2.0, 4.0):
+        hub.update_scalar('train/loss_gan', v)
+    hub.update_info('iter', 7)
+    hub.update_info('np_value', np.float32(2.5))
+    plain = message_hub_to_plain(hub.state_dict())
+    path = str(tmp_path / 'hub.pth')
+    atomic_save(plain, path)
+    restored = message_hub_from_plain(load_weights(path))  # weights_only works
+    buf = restored['log_scalars']['train/loss_gan']
+    assert isinstance(buf, HistoryBuffer)
+    assert buf.mean() == pytest.approx(7 / 3) and buf.current() == 4.0
+    assert restored['runtime_info']['iter'] == 7
+    assert restored['runtime_info']['np_value'] == 2.5
+
+
+def test_resumable_checkpoint_survives_a_bad_pointer(tmp_path):
+    for it in (2, 10, 4):
+        atomic_save({}, str(tmp_path / f'iter_{it}.pth'))
+    assert find_resumable_checkpoint(str(tmp_path)).endswith('iter_10.pth')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_4.pth'))
+    assert find_resumable_checkpoint(str(tmp_path)).endswith('iter_4.pth')
+    (tmp_path / 'last_checkpoint').write_text('')      # killed while writing
+    assert find_resumable_checkpoint(str(tmp_path)).endswith('iter_10.pth')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'gone.pth'))
+    assert find_resumable_checkpoint(str(tmp_path)).endswith('iter_10.pth')
+    assert find_resumable_checkpoint(str(tmp_path / 'empty')) is None

@@ -1,0 +1,55 @@
+import pytest
+import torch
+from mmengine.structures import BaseDataElement
+
+from gentk.models import GenDataPreprocessor
+
+
+def batch(with_inst=True, with_img=True, label=None):
+    label = torch.tensor([[0, 1, 2], [2, 255, 1]]) if label is None else label
+    inputs = {'label': [label, torch.zeros_like(label)]}
+    if with_img:
+        inputs['img'] = [torch.full((3, 2, 3), 255, dtype=torch.uint8),
+                         torch.zeros((3, 2, 3), dtype=torch.uint8)]
+    if with_inst:
+        inputs['inst'] = [torch.tensor([[5, 5, 7], [5, 5, 7]]),
+                          torch.zeros(2, 3, dtype=torch.long)]
+    samples = [BaseDataElement(metainfo=dict(label_path=f'l{i}.png')) for i in range(2)]
+    return {'inputs': inputs, 'data_samples': samples}
+
+
+def test_normalises_and_one_hots_with_edges():
+    pre = GenDataPreprocessor(num_classes=3, use_instance_edges=True)
+    out = pre(batch())['inputs']
+    assert out['img'].shape == (2, 3, 2, 3)
+    assert torch.all(out['img'][0] == 1.0) and torch.all(out['img'][1] == -1.0)
+    cond = out['cond']
+    assert cond.shape == (2, 4, 2, 3) and pre.cond_channels == 4
+    # one-hot of the first map, ignore pixel (255) all zero
+    expected = torch.tensor([[[1, 0, 0], [0, 0, 0]],
+                             [[0, 1, 0], [0, 0, 1]],
+                             [[0, 0, 1], [1, 0, 0]]], dtype=torch.float)
+    assert torch.equal(cond[0, :3], expected)
+    # edges: the column where instance 5 meets 7
+    assert torch.equal(cond[0, 3], torch.tensor([[0, 1, 1], [0, 1, 1]]).float())
+    assert torch.all(cond[1, 3] == 0)
+    assert out['label'].dtype == torch.long and out['inst'].shape == (2, 2, 3)
+
+
+def test_without_edges_and_without_photo():
+    pre = GenDataPreprocessor(num_classes=3)
+    out = pre(batch(with_inst=False, with_img=False))['inputs']
+    assert 'img' not in out and out['cond'].shape == (2, 3, 2, 3)
+
+
+def test_edges_need_instance_maps():
+    pre = GenDataPreprocessor(num_classes=3, use_instance_edges=True)
+    with pytest.raises(KeyError, match='instance map'):
+        pre(batch(with_inst=False))
+
+
+def test_out_of_range_label_names_files():
+    pre = GenDataPreprocessor(num_classes=3)
+    bad = torch.tensor([[0, 9, 2], [2, 1, 1]])
+    with pytest.raises(ValueError, match=r'9.*l0\.png'):
+        pre(batch(label=bad))

@@ -1,0 +1,205 @@
+"""The GAN step contract and pix2pixHD's training behaviour, on tiny nets."""
+import copy
+
+import pytest
+import torch
+from mmengine.registry import DefaultScope
+
+import gentk.engine  # noqa: F401
+import gentk.models  # noqa: F401
+from gentk.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+from gentk.utils import atomic_save
+
+H, W = 32, 48
+
+
+def tiny_model(**overrides):
+    cfg = dict(
+        type='Pix2PixHD',
+        data_preprocessor=dict(type='GenDataPreprocessor', num_classes=4,
+                               use_instance_edges=True),
+        generator=dict(type='GlobalGenerator', base_channels=8,
+                       num_downsamples=2, num_blocks=1),
+        discriminator=dict(type='MultiScaleDiscriminator', num_scales=2,
+                           base_channels=8, num_layers=2),
+        gan_loss=dict(type='GANLoss', gan_type='lsgan'),
+        feature_matching_loss=dict(type='FeatureMatchingLoss', loss_weight=10.0))
+    cfg.update(overrides)
+    with DefaultScope.overwrite_default_scope('gentk'):
+        model = MODELS.build(cfg)
+    model.init_weights()
+    return model
+
+
+def optim_wrappers(model, lr=2e-4):
+    cfg = dict(
+        generator=dict(optimizer=dict(type='Adam', lr=lr, betas=(0.5, 0.999)),
+                       modules=['generator', 'encoder']),
+        discriminator=dict(optimizer=dict(type='Adam', lr=lr, betas=(0.5, 0.999))))
+    with DefaultScope.overwrite_default_scope('gentk'):
+        return OPTIM_WRAPPER_CONSTRUCTORS.build(
+            dict(type='GANOptimWrapperConstructor', optim_wrapper_cfg=cfg))(model)
+
+
+def scene():
+    """Two regions with two touching instances; the photo is a function of the
+    label so that the mapping is learnable."""
+    label = torch.zeros(H, W, dtype=torch.long)
+    label[:, W // 2:] = 2
+    label[H // 2:, :] = 1
+    inst = label.clone()
+    inst[H // 2:, W // 3:] = 1001
+    colours = torch.tensor([[200, 40, 40], [40, 200, 40], [40, 40, 200]],
+                           dtype=torch.uint8)
+    img = colours[label].permute(2, 0, 1).contiguous()
+    return {'inputs': {'img': [img], 'label': [label], 'inst': [inst]}}
+
+
+def params(module):
+    return {k: v.detach().clone() for k, v in module.named_parameters()}
+
+
+def changed(before, module):
+    return {k for k, v in module.named_parameters() if not torch.equal(before[k], v)}
+
+
+def test_channels_follow_the_preprocessor():
+    model = tiny_model()
+    assert model.generator.in_channels == 5           # 4 labels + edges
+    first_d = model.discriminator.discriminators[0]
+    assert next(first_d.parameters()).shape[1] == 8   # 5 + RGB
+
+
+def test_train_step_logs_and_updates_each_network():
+    model, data = tiny_model(), scene()
+    ow = optim_wrappers(model)
+    g0, d0 = params(model.generator), params(model.discriminator)
+    log = model.train_step(data, ow)
+    assert set(log) == {'loss_d_fake', 'loss_d_real', 'loss_gan', 'loss_feat'}
+    assert all(torch.isfinite(v) for v in log.values())
+    assert changed(g0, model.generator) == set(g0)
+    assert changed(d0, model.discriminator) == set(d0)
+    assert int(model.num_iters) == 1
+    # the generator step leaves no gradient on the (frozen) discriminator
+    assert all(p.grad is None or not p.grad.any()
+               for p in model.discriminator.parameters())
+    assert all(p.requires_grad for p in model.discriminator.parameters())
+
+
+def test_discriminator_step_does_not_touch_generator():
+    model, data = tiny_model(), scene()
+    ow = optim_wrappers(model)
+    inputs = model.data_preprocessor(data, True)['inputs']
+    state = model.generate(inputs)
+    g0 = params(model.generator)
+    model.train_discriminator(inputs, state, ow['discriminator'])
+    assert not changed(g0, model.generator)
+    assert 'real_features' in state
+
+
+def test_training_lowers_the_reconstruction_error():
+    torch.manual_seed(1)
+    model, data = tiny_model(), scene()
+    ow = optim_wrappers(model, lr=2e-3)
+    inputs = model.data_preprocessor(data)['inputs']
+
+    def error():
+        return float((model.sample(inputs) - inputs['img']).abs().mean())
+
+    start = error()
+    feats = [float(model.train_step(data, ow)['loss_feat']) for _ in range(60)]
+    assert error() < 0.5 * start
+    assert sum(feats[-10:]) < 0.5 * sum(feats[:10])
+
+
+def test_staged_training_freezes_the_global_generator():
+    model = tiny_model(
+        generator=dict(type='LocalEnhancer', base_channels=4, num_enhancers=1,
+                       num_blocks=1, global_cfg=dict(num_downsamples=2, num_blocks=1)),
+        freeze_global_iters=2)
+    ow, data = optim_wrappers(model), scene()
+    glob, local = model.generator.global_generator, model.generator.enhancers
+    g0, l0 = params(glob), params(local)
+    for _ in range(2):
+        model.train_step(data, ow)
+    assert not changed(g0, glob), 'global generator moved while frozen'
+    assert changed(l0, local) == set(l0)
+    model.train_step(data, ow)
+    assert changed(g0, glob) == set(g0), 'global generator stayed frozen'
+
+
+def test_global_generator_weights_come_from_a_stage_one_checkpoint(tmp_path):
+    stage1 = tiny_model(generator=dict(type='GlobalGenerator', base_channels=8,
+                                       num_downsamples=2, num_blocks=1))
+    path = str(tmp_path / 'stage1.pth')
+    atomic_save({'state_dict': stage1.state_dict(), 'meta': {'iter': 3}}, path)
+    stage2 = tiny_model(
+        generator=dict(type='LocalEnhancer', base_channels=4, num_enhancers=1,
+                       num_blocks=1, global_cfg=dict(num_downsamples=2, num_blocks=1)),
+        global_generator_weights=path)
+    for name, value in stage2.generator.global_generator.state_dict().items():
+        assert torch.equal(value, stage1.generator.state_dict()[name]), name
+
+
+def test_freezing_needs_a_local_enhancer():
+    with pytest.raises(ValueError, match='LocalEnhancer'):
+        tiny_model(freeze_global_iters=3)
+
+
+def test_encoder_trains_with_the_generator_optimiser():
+    model = tiny_model(encoder=dict(type='InstanceFeatureEncoder', out_channels=3,
+                                    base_channels=4, num_downsamples=2))
+    assert model.generator.in_channels == 5 + 3
+    ow, data = optim_wrappers(model), scene()
+    e0 = params(model.encoder)
+    model.train_step(data, ow)
+    assert changed(e0, model.encoder) == set(e0)
+    inputs = model.data_preprocessor(data)['inputs']
+    del inputs['img']
+    with pytest.raises(KeyError, match='encodes instance features'):
+        model.sample(inputs)
+    inputs['features'] = torch.zeros(1, 3, H, W)
+    assert model.sample(inputs).shape == (1, 3, H, W)
+
+
+def test_discriminator_steps_repeat_the_critic():
+    model, data = tiny_model(discriminator_steps=3), scene()
+    ow = optim_wrappers(model)
+    model.train_step(data, ow)
+    assert ow['discriminator'].optimizer.state_dict()['state'][0]['step'] == 3
+    assert ow['generator'].optimizer.state_dict()['state'][0]['step'] == 1
+
+
+def test_ema_generator_samples():
+    model, data = tiny_model(ema_momentum=0.5), scene()
+    ow = optim_wrappers(model)
+    before = copy.deepcopy(model.generator_ema.module.state_dict())
+    model.train_step(data, ow)
+    after = model.generator_ema.module.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert model.sampling_generator is model.generator_ema.module
+
+
+def test_pix2pix_baseline_lowers_l1():
+    with DefaultScope.overwrite_default_scope('gentk'):
+        model = MODELS.build(dict(
+            type='Pix2Pix',
+            data_preprocessor=dict(type='GenDataPreprocessor', num_classes=4),
+            generator=dict(type='UnetGenerator', base_channels=8, num_downs=4),
+            discriminator=dict(type='MultiScaleDiscriminator', num_scales=1,
+                               base_channels=8, num_layers=2,
+                               norm_cfg=dict(type='BN'), padding=1),
+            gan_loss=dict(type='GANLoss', gan_type='vanilla'),
+            pixel_loss=dict(type='L1Loss', loss_weight=100.0)))
+    ow, data = optim_wrappers(model, lr=2e-3), scene()
+    l1 = [float(model.train_step(data, ow)['loss_l1']) for _ in range(30)]
+    assert sum(l1[-5:]) < 0.5 * sum(l1[:5])
+
+
+def test_forward_modes():
+    model, data = tiny_model(), scene()
+    inputs = model.data_preprocessor(data)['inputs']
+    out = model(inputs, mode='predict')
+    assert out[0].fake_img.shape == (3, H, W) and out[0].gt_img.shape == (3, H, W)
+    with pytest.raises(ValueError, match='train_step'):
+        model(inputs, mode='loss')
