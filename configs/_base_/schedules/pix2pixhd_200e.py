@@ -1,0 +1,21 @@
+# pix2pixHD appendix A: Adam, lr 2e-4, constant for 100 epochs, then linear
+# decay to zero over the next 100 (batch 1).
+optim_wrapper = dict(
+    constructor='GANOptimWrapperConstructor',
+    generator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999)),
+                   modules=['generator', 'encoder']),
+    discriminator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=True,
+         begin=100, end=200, convert_to_iter_based=True)]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200, val_interval=10)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=100),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=5,
+                    max_keep_ckpts=3, save_last=True),
+    sampler_seed=dict(type='DistSamplerSeedHook'))
+log_processor = dict(window_size=50, by_epoch=True)

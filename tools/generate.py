@@ -1,0 +1,106 @@
+"""Label maps (and optional instance maps) in, photos out.
+
+    python tools/generate.py CONFIG CKPT LABELS --out OUT_DIR
+        [--instances INST_DIR]                  # instance maps, paired by stem
+        [--clusters clusters.pth --variants 4]  # sample instance features
+        [--photo PHOTO]                         # or encode them from a photo
+
+LABELS and --instances are files or folders. Cityscapes names pair up
+(``*_gtFine_labelIds.png`` with ``*_gtFine_instanceIds.png``).
+"""
+import argparse
+import os
+import os.path as osp
+from typing import Dict
+
+import torch
+from rich.progress import track
+
+from gentk.apis import generate, init_model
+from gentk.datasets.transforms.loading import read_id_map, read_rgb_image
+from gentk.models.encoders.feature_bank import InstanceFeatureBank
+from gentk.utils import to_uint8_image, write_png
+
+SUFFIXES = ('_gtFine_labelIds', '_gtFine_instanceIds', '_labelIds',
+            '_instanceIds', '_label', '_inst')
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
+
+
+def sample_name(path: str) -> str:
+    stem = osp.splitext(osp.basename(path))[0]
+    for suffix in SUFFIXES:
+        if stem.endswith(suffix):
+            return stem[:-len(suffix)]
+    return stem
+
+
+def list_maps(path: str) -> Dict[str, str]:
+    """{sample name: file} for a file or the image files of a folder."""
+    if osp.isfile(path):
+        return {sample_name(path): path}
+    if not osp.isdir(path):
+        raise FileNotFoundError(f'no such file or folder: {path!r}')
+    files = sorted(f for f in os.listdir(path)
+                   if f.lower().endswith(IMAGE_EXTENSIONS))
+    if not files:
+        raise FileNotFoundError(f'{path!r} holds no image files')
+    return {sample_name(f): osp.join(path, f) for f in files}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Generate photos from label maps.')
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('labels', help='a label map file or a folder of them')
+    parser.add_argument('--instances', help='an instance map file or folder')
+    parser.add_argument('--out', required=True, help='output folder')
+    parser.add_argument('--clusters', help='feature clusters from '
+                        'tools/encode_features.py (models with an encoder)')
+    parser.add_argument('--variants', type=int, default=1,
+                        help='outputs per label map with --clusters')
+    parser.add_argument('--photo', help='encode instance features from this photo')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
+                        else 'cpu')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    model = init_model(args.config, args.checkpoint, args.device)
+    uses_features = getattr(model, 'encoder', None) is not None
+    if uses_features and not (args.clusters or args.photo):
+        raise SystemExit('this model encodes instance features: pass --clusters '
+                         '(from tools/encode_features.py) or --photo')
+    labels = list_maps(args.labels)
+    instances = list_maps(args.instances) if args.instances else {}
+    missing = sorted(set(labels) - set(instances)) if instances else []
+    if missing:
+        raise SystemExit(f'no instance map for {missing[:5]} in {args.instances!r}')
+    bank = InstanceFeatureBank.load(args.clusters) if args.clusters else None
+    photo = (torch.from_numpy(read_rgb_image(args.photo)).permute(2, 0, 1)
+             if args.photo else None)
+    rng = torch.Generator().manual_seed(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    written = []
+    for name, label_path in track(sorted(labels.items()), description='generate'):
+        label = torch.from_numpy(read_id_map(label_path, 'label_path'))
+        inst = (torch.from_numpy(read_id_map(instances[name], 'inst_path'))
+                if instances else None)
+        variants = args.variants if bank is not None else 1
+        for k in range(variants):
+            features = None
+            if bank is not None:
+                source = inst if inst is not None else label
+                features = bank.sample(source[None], generator=rng)
+            fake = generate(model, label, inst, features=features, img=photo)
+            suffix = f'_{k}' if variants > 1 else ''
+            path = osp.join(args.out, f'{name}{suffix}.png')
+            write_png(path, to_uint8_image(fake[0]))
+            written.append(path)
+    print(f'wrote {len(written)} images to {args.out}')
+    return written
+
+
+if __name__ == '__main__':
+    main()
