@@ -25,7 +25,10 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
     if not torch.cuda.is_available():
+        # CPU processes: gloo, and DDP without device ids.
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+        if cfg.get('model_wrapper_cfg') is not None:
+            cfg.model_wrapper_cfg['device_ids'] = None
     apply_amp(cfg)
     return cfg
 

@@ -15,10 +15,13 @@ import glob
 import os.path as osp
 import re
 import time
+from collections import OrderedDict
 from typing import Any, Optional
 
 import mmengine
 import numpy as np
+import torch
+import torch.distributed as dist
 from mmengine.dist import master_only
 from mmengine.logging import HistoryBuffer
 from mmengine.model import is_model_wrapper
@@ -68,6 +71,29 @@ def message_hub_from_plain(state: dict) -> dict:
     return restored
 
 
+def wrapped_prefixes(model) -> list:
+    """Names of the submodules that sit inside a (DDP) wrapper."""
+    return [name for name, m in model.named_modules()
+            if name and is_model_wrapper(m)]
+
+
+def bare_state_dict(model) -> dict:
+    """``model.state_dict()`` without the ``.module`` of wrapped submodules,
+    so checkpoints have the same keys with and without distributed training."""
+    state = model.state_dict()
+    renames = [(f'{p}.module', p) for p in wrapped_prefixes(model)]
+
+    def rename(key: str) -> str:
+        for inner, outer in renames:
+            if key == inner or key.startswith(inner + '.'):
+                return outer + key[len(inner):]
+        return key
+    bare = OrderedDict((rename(k), v) for k, v in state.items())
+    bare._metadata = OrderedDict(  # per-module versions, same renaming
+        (rename(k), v) for k, v in getattr(state, '_metadata', {}).items())
+    return bare
+
+
 def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint named in ``last_checkpoint`` if it exists, else the one
     with the largest iteration/epoch number in ``work_dir``."""
@@ -90,6 +116,14 @@ class GenRunner(Runner):
     """The runner every gentk config uses (``runner_type='GenRunner'``)."""
 
     _resuming = False
+
+    def setup_env(self, env_cfg: dict) -> None:
+        # mmengine's pytorch-launcher setup calls torch.cuda.set_device even
+        # without CUDA; on a CPU machine start the gloo group here instead.
+        if (self.distributed and self.launcher == 'pytorch'
+                and not torch.cuda.is_available() and not dist.is_initialized()):
+            dist.init_process_group(backend='gloo')
+        super().setup_env(env_cfg)
 
     def load_or_resume(self) -> None:
         if self._has_loaded:
@@ -128,6 +162,8 @@ class GenRunner(Runner):
             checkpoint = load_weights(filename, map_location, what='load_from')
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
+        revise_keys = list(revise_keys) + [
+            (rf'^{re.escape(p)}\.', f'{p}.module.') for p in wrapped_prefixes(model)]
         checkpoint = _load_checkpoint_to_model(
             model, checkpoint, strict, revise_keys=revise_keys)
         self._has_loaded = True
@@ -161,7 +197,7 @@ class GenRunner(Runner):
         model = self.model.module if is_model_wrapper(self.model) else self.model
         checkpoint = {
             'meta': meta,
-            'state_dict': weights_to_cpu(model.state_dict()),
+            'state_dict': weights_to_cpu(bare_state_dict(model)),
             'message_hub': message_hub_to_plain(self.message_hub.state_dict()),
         }
         if save_optimizer:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import Dict, List, Optional, Union
 
 import torch
-from mmengine.model import BaseModel, ExponentialMovingAverage
+from mmengine.model import BaseModel, ExponentialMovingAverage, is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import nn
 
@@ -37,6 +37,12 @@ def build_module(cfg: Optional[ModelCfg]) -> Optional[nn.Module]:
     if cfg is None or isinstance(cfg, nn.Module):
         return cfg
     return MODELS.build(cfg)
+
+
+def bare(module: Optional[nn.Module]) -> Optional[nn.Module]:
+    """The module inside a (distributed) model wrapper, for attribute access
+    and for forwards whose gradients no wrapper must synchronise."""
+    return module.module if is_model_wrapper(module) else module
 
 
 def with_defaults(cfg: Optional[ModelCfg], **defaults) -> Optional[ModelCfg]:
@@ -96,7 +102,7 @@ class BaseGAN(BaseModel):
         self.discriminator = build_module(discriminator)
         self.discriminator_steps = discriminator_steps
         self.generator_ema = (
-            ExponentialMovingAverage(self.generator, momentum=ema_momentum)
+            ExponentialMovingAverage(bare(self.generator), momentum=ema_momentum)
             if ema_momentum else None)
         # Counts finished iterations; saved with the weights so that staged
         # schedules (e.g. a frozen global generator) survive a resume.
@@ -117,7 +123,7 @@ class BaseGAN(BaseModel):
         log_vars.update(
             self.train_generator(inputs, state, optim_wrapper['generator']))
         if self.generator_ema is not None:
-            self.generator_ema.update_parameters(self.generator)
+            self.generator_ema.update_parameters(bare(self.generator))
         self.num_iters += 1
         return log_vars
 

@@ -10,7 +10,7 @@ from mmengine.optim import OptimWrapper
 
 from gentk.registry import MODELS
 from gentk.utils import load_weights, state_dict_from
-from .base_gan import BaseGAN, ModelCfg, build_module, frozen, with_defaults
+from .base_gan import BaseGAN, ModelCfg, bare, build_module, frozen, with_defaults
 
 
 @MODELS.register_module()
@@ -66,7 +66,8 @@ class Pix2PixHD(BaseGAN):
         self.perceptual_loss = build_module(perceptual_loss)
         self.pixel_loss = build_module(pixel_loss)
         self.freeze_global_iters = freeze_global_iters
-        if freeze_global_iters and not hasattr(self.generator, 'global_generator'):
+        if freeze_global_iters and not hasattr(bare(self.generator),
+                                               'global_generator'):
             raise ValueError('freeze_global_iters needs a generator with a '
                              '`global_generator` (LocalEnhancer), got '
                              f'{type(self.generator).__name__}')
@@ -79,7 +80,7 @@ class Pix2PixHD(BaseGAN):
         state = state_dict_from(
             load_weights(path, what='global generator'), prefix='generator.')
         state = {k: v for k, v in state.items() if not k.startswith('head.')}
-        self.generator.global_generator.load_state_dict(state, strict=True)
+        bare(self.generator).global_generator.load_state_dict(state, strict=True)
 
     # ----------------------------------------------------------- conditions
     def generator_input(self, inputs: dict) -> torch.Tensor:
@@ -96,8 +97,9 @@ class Pix2PixHD(BaseGAN):
             features = self.encoder(inputs['img'], inputs['inst'])
         return torch.cat([inputs['cond'], features], dim=1)
 
-    def discriminate(self, cond: torch.Tensor, img: torch.Tensor):
-        return self.discriminator(torch.cat([cond, img], dim=1))
+    def discriminate(self, cond: torch.Tensor, img: torch.Tensor,
+                     discriminator=None):
+        return (discriminator or self.discriminator)(torch.cat([cond, img], dim=1))
 
     # ------------------------------------------------------------- training
     @property
@@ -106,7 +108,10 @@ class Pix2PixHD(BaseGAN):
 
     def generate(self, inputs: dict) -> dict:
         if self.freeze_global_iters:
-            self.generator.global_generator.requires_grad_(not self.global_frozen)
+            # Frozen parameters get no gradient, so Adam leaves them as they
+            # are. Under DDP this needs find_unused_parameters=True.
+            bare(self.generator).global_generator.requires_grad_(
+                not self.global_frozen)
         return {'fake': self.generator(self.generator_input(inputs))}
 
     def train_discriminator(self, inputs: dict, state: dict,
@@ -127,8 +132,11 @@ class Pix2PixHD(BaseGAN):
     def train_generator(self, inputs: dict, state: dict,
                         optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
         real, fake = inputs['img'], state['fake']
-        with optim_wrapper.optim_context(self.generator), frozen(self.discriminator):
-            pred_fake = self.discriminate(inputs['cond'], fake)
+        # The discriminator only passes gradients to the generator here: run
+        # it frozen and outside its DDP wrapper (it must not sync).
+        discriminator = bare(self.discriminator)
+        with optim_wrapper.optim_context(self.generator), frozen(discriminator):
+            pred_fake = self.discriminate(inputs['cond'], fake, discriminator)
             losses = {self.gan_loss.loss_name: self.gan_loss(pred_fake, True)}
             if self.feature_matching_loss is not None:
                 losses[self.feature_matching_loss.loss_name] = \

@@ -1,0 +1,35 @@
+"""Hooks that tests inject into real training processes (via custom_imports)."""
+import os
+import os.path as osp
+import signal
+
+import torch
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+
+from gentk.engine.runner import bare_state_dict
+from gentk.registry import HOOKS
+
+
+@HOOKS.register_module()
+class KillAtIterHook(Hook):
+    """SIGKILL this process right after iteration ``at_iter`` (1-based)."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, at_iter: int):
+        self.at_iter = at_iter
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        if runner.iter + 1 == self.at_iter:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@HOOKS.register_module()
+class DumpRankWeightsHook(Hook):
+    """Each rank writes its final model weights to WORK_DIR/rank{r}.pth."""
+
+    def after_train(self, runner):
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        state = {k: v.detach().cpu() for k, v in bare_state_dict(model).items()}
+        torch.save(state, osp.join(runner.work_dir, f'rank{runner.rank}.pth'))
