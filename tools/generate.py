@@ -34,14 +34,17 @@ def sample_name(path: str) -> str:
     return stem
 
 
-def list_maps(path: str) -> Dict[str, str]:
-    """{sample name: file} for a file or the image files of a folder."""
+def list_maps(path: str, cityscapes_suffix: str) -> Dict[str, str]:
+    """{sample name: file} for a file or the image files of a folder. In a
+    Cityscapes ``gtFine`` folder only ``*{cityscapes_suffix}.png`` count."""
     if osp.isfile(path):
         return {sample_name(path): path}
     if not osp.isdir(path):
         raise FileNotFoundError(f'no such file or folder: {path!r}')
     files = sorted(f for f in os.listdir(path)
                    if f.lower().endswith(IMAGE_EXTENSIONS))
+    cityscapes = [f for f in files if f.endswith(cityscapes_suffix + '.png')]
+    files = cityscapes or files
     if not files:
         raise FileNotFoundError(f'{path!r} holds no image files')
     return {sample_name(f): osp.join(path, f) for f in files}
@@ -72,8 +75,9 @@ def main(argv=None):
     if uses_features and not (args.clusters or args.photo):
         raise SystemExit('this model encodes instance features: pass --clusters '
                          '(from tools/encode_features.py) or --photo')
-    labels = list_maps(args.labels)
-    instances = list_maps(args.instances) if args.instances else {}
+    labels = list_maps(args.labels, '_labelIds')
+    instances = (list_maps(args.instances, '_instanceIds')
+                 if args.instances else {})
     missing = sorted(set(labels) - set(instances)) if instances else []
     if missing:
         raise SystemExit(f'no instance map for {missing[:5]} in {args.instances!r}')
