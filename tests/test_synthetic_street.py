@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from gentk.datasets import synthetic_street
 from gentk.datasets.cityscapes_labels import (LABEL_ID, LABEL_ID_PALETTE,
                                               LABELS)
-from gentk.datasets.synthetic_street import (SyntheticStreetDataset,
-                                             render_street_scene, sample_seed)
+from gentk.datasets.synthetic_streets import (SyntheticStreetDataset,
+                                              render_street_scene, sample_seed)
+from gentk.datasets.synthetic_streets import dataset as dataset_module
 from gentk.registry import DATASETS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -150,8 +150,8 @@ def test_adjacent_car_instances_are_outlined():
 
 def test_dataset_contract(monkeypatch):
     calls = []
-    render = synthetic_street.render_street_scene
-    monkeypatch.setattr(synthetic_street, 'render_street_scene',
+    render = dataset_module.render_street_scene
+    monkeypatch.setattr(dataset_module, 'render_street_scene',
                         lambda *args: calls.append(args) or render(*args))
     dataset = DATASETS.build(dict(type='SyntheticStreetDataset', num_samples=5,
                                   height=40, width=72, seed=2, pipeline=[]))

@@ -29,7 +29,7 @@ import numpy as np
 from rich.progress import Progress
 
 from gentk.datasets.cityscapes_labels import LABEL_ID_PALETTE
-from gentk.datasets.synthetic_street import render_street_scene, sample_seed
+from gentk.datasets.synthetic_streets import render_street_scene, sample_seed
 
 SPLIT_SEED_OFFSET = dict(train=0, val=1, test=2)
 #: Cityscapes annotates the 20th frame of each 30-frame snippet.
