@@ -1,0 +1,74 @@
+"""Every shipped config loads and builds; the paper configs have the
+appendix's parameter counts."""
+import glob
+import os
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+import gentk.models  # noqa: F401
+from gentk.registry import DATASETS, MODELS
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(glob.glob(os.path.join(REPO, 'configs', '*', '*.py')))
+CONFIGS = [c for c in CONFIGS if '_base_' not in c]
+
+
+def count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+def build(cfg, device='cpu'):
+    model_cfg = cfg.model.copy()
+    model_cfg.pop('global_generator_weights', None)   # a file from stage 1
+    with DefaultScope.overwrite_default_scope('gentk'), torch.device(device):
+        return MODELS.build(model_cfg)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: os.path.relpath(p, REPO))
+def test_config_loads_with_its_runtime(path):
+    cfg = Config.fromfile(path)
+    assert cfg.default_scope == 'gentk' and cfg.runner_type == 'GenRunner'
+    assert cfg.model.data_preprocessor.num_classes == 35
+    assert cfg.optim_wrapper.constructor == 'GANOptimWrapperConstructor'
+
+
+@pytest.mark.parametrize('name,generator,num_d', [
+    ('cityscapes_1024', 182_546_755, 2),
+    ('cityscapes_2048', 182_857_059, 3),
+])
+def test_paper_configs_have_the_appendix_parameter_counts(name, generator, num_d):
+    cfg = Config.fromfile(os.path.join(REPO, 'configs/pix2pixhd', f'{name}.py'))
+    model = build(cfg, device='meta')
+    assert count(model.generator) == generator
+    assert count(model.discriminator) == num_d * 2_801_601
+    assert cfg.optim_wrapper.generator.optimizer.lr == 2e-4
+    assert cfg.optim_wrapper.generator.optimizer.betas == (0.5, 0.999)
+    assert cfg.train_dataloader.batch_size == 1
+    assert cfg.model.gan_loss.gan_type == 'lsgan'
+    assert cfg.model.feature_matching_loss.loss_weight == 10.0
+    assert cfg.train_cfg.max_epochs == 200
+    assert cfg.param_scheduler[0]['begin'] == 100
+
+
+def test_stage_two_starts_from_stage_one_and_freezes_the_global_generator():
+    cfg = Config.fromfile(os.path.join(REPO, 'configs/pix2pixhd/cityscapes_2048.py'))
+    assert cfg.model.global_generator_weights.endswith('epoch_200.pth')
+    assert cfg.model.freeze_global_iters == 10 * 2975
+    assert cfg.model.generator.base_channels == 32
+
+
+@pytest.mark.parametrize('path', [c for c in CONFIGS if 'synthetic' in c],
+                         ids=lambda p: os.path.relpath(p, REPO))
+def test_cpu_configs_build_and_generate(path):
+    cfg = Config.fromfile(path)
+    model = build(cfg)
+    with DefaultScope.overwrite_default_scope('gentk'):
+        dataset = DATASETS.build(cfg.val_dataloader.dataset)
+    batch = {'inputs': {k: [v] for k, v in dataset[0]['inputs'].items()}}
+    inputs = model.data_preprocessor(batch)['inputs']
+    fake = model(inputs)
+    assert fake.shape == inputs['img'].shape
+    assert fake.min() >= -1 and fake.max() <= 1
