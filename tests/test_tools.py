@@ -37,7 +37,7 @@ def test_test_tool_scores_the_whole_split(trained):
     out = root / 'metrics.json'
     proc = run_tool(['tools/test.py', config, ckpt, '--work-dir',
                      str(root / 'test'), '--out', str(out)])
-    metrics = json.loads(out.read_text())
+    metrics = json.loads(out.read_text())['metrics']
     assert set(metrics) == {'paired/l1', 'paired/psnr'}
     assert 0 < metrics['paired/l1'] < 255 and metrics['paired/psnr'] > 0
     assert 'paired/psnr' in proc.stdout          # the printed table

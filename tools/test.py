@@ -1,9 +1,16 @@
-"""Evaluate a trained model on the config's test split (the whole split).
+"""Evaluate a trained generator on its config's test split (the whole split).
 
-    python tools/test.py configs/pix2pixhd/synthetic_256x128.py work_dirs/.../iter_2000.pth
+    python tools/test.py CONFIG CHECKPOINT
+    python tools/test.py CONFIG CHECKPOINT --segmentor SEG_CONFIG SEG_CHECKPOINT
+
+With ``--segmentor`` the generated photos are segmented by that model and
+scored against the input labels (mIoU and pixel accuracy over the 19
+Cityscapes train ids), with an "oracle" row (real photos) and a "floor" row
+(generated photos against shuffled labels), under the printed protocol.
 """
 import argparse
 import json
+import os
 import os.path as osp
 
 from mmengine.config import DictAction
@@ -12,11 +19,18 @@ from rich.table import Table
 
 from gentk.apis.config import build_runner, load_config
 
+ROWS = ('generated', 'oracle', 'floor')
+
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Test a gentk model.')
+    parser = argparse.ArgumentParser(description='Test a gentk generator.')
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file (loaded weights_only)')
+    parser.add_argument('--segmentor', nargs=2, metavar=('CONFIG', 'CHECKPOINT'),
+                        help='score generated photos with this segmenter')
+    parser.add_argument('--segmentor-input-size', nargs=2, type=int,
+                        metavar=('H', 'W'), help='resize photos to this size '
+                        'before segmenting (default: the label resolution)')
     parser.add_argument('--work-dir', help='where logs and results go')
     parser.add_argument('--out', help='JSON file for the metrics '
                         '(default: WORK_DIR/test_metrics.json)')
@@ -29,13 +43,35 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def print_metrics(metrics: dict, title: str) -> None:
+def add_segmentation_scores(cfg, segmentor, input_size) -> None:
+    evaluators = cfg.get('test_evaluator') or []
+    if isinstance(evaluators, dict):
+        evaluators = [evaluators]
+    evaluators.append(dict(type='GeneratedSegmentationScores',
+                           segmentor_config=segmentor[0],
+                           segmentor_weights=segmentor[1],
+                           segmentor_input_size=input_size))
+    cfg.test_evaluator = evaluators
+
+
+def segmentation_table(metrics: dict, title: str) -> Table:
+    table = Table(title=title)
+    for column in ('', 'mIoU', 'pixel acc'):
+        table.add_column(column, justify='right' if column else 'left')
+    for row in ROWS:
+        if f'segscore/{row}/mIoU' in metrics:
+            table.add_row(row, f"{100 * metrics[f'segscore/{row}/mIoU']:.2f}",
+                          f"{100 * metrics[f'segscore/{row}/aAcc']:.2f}")
+    return table
+
+
+def metric_table(metrics: dict, title: str) -> Table:
     table = Table(title=title)
     table.add_column('metric')
     table.add_column('value', justify='right')
     for key, value in metrics.items():
         table.add_row(key, f'{value:.4f}' if isinstance(value, float) else str(value))
-    Console().print(table)
+    return table
 
 
 def main(argv=None):
@@ -43,14 +79,31 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    if args.segmentor:
+        add_segmentation_scores(cfg, args.segmentor, args.segmentor_input_size)
     runner = build_runner(cfg)
     metrics = runner.test()
+    if runner.rank != 0:
+        return metrics
+    console = Console()
+    title = f'{osp.basename(args.config)} — {osp.basename(args.checkpoint)}'
+    other = {k: v for k, v in metrics.items() if not k.startswith('segscore/')}
+    result = {'config': args.config, 'checkpoint': args.checkpoint,
+              'metrics': metrics}
+    if args.segmentor:
+        metric = next(m for m in runner.test_evaluator.metrics
+                      if type(m).__name__ == 'GeneratedSegmentationScores')
+        console.print(segmentation_table(metrics, title))
+        protocol = metric.protocol()
+        console.print('protocol: ' + '; '.join(f'{k}: {v}' for k, v in protocol.items()))
+        result['protocol'] = protocol
+    if other:
+        console.print(metric_table(other, title))
     out = args.out or osp.join(cfg.work_dir, 'test_metrics.json')
-    if runner.rank == 0:
-        print_metrics(metrics, f'{osp.basename(args.config)} — {args.checkpoint}')
-        with open(out, 'w') as f:
-            json.dump(metrics, f, indent=2)
-        print(f'metrics written to {out}')
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    with open(out, 'w') as f:
+        json.dump(result, f, indent=2)
+    print(f'metrics written to {out}')
     return metrics
 
 

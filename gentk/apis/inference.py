@@ -27,13 +27,15 @@ def init_model(config, checkpoint: Optional[str] = None, device: str = 'cpu',
         model = MODELS.build(cfg.model)
     if checkpoint is not None:
         state = state_dict_from(load_weights(checkpoint, what='model checkpoint'))
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        # Losses and discriminators may legitimately be absent from the file
-        # (e.g. a generator-only export); the generator must be complete.
-        gen_missing = [k for k in missing if k.startswith('generator.')]
-        if gen_missing:
-            raise KeyError(f'{checkpoint!r} lacks generator weights, e.g. '
-                           f'{gen_missing[:3]}')
+        missing, _ = model.load_state_dict(state, strict=False)
+        # Loss networks (e.g. the frozen VGG) and the discriminator are not
+        # needed to generate or segment; every other weight must be there.
+        needed = [k for k in missing
+                  if not k.split('.')[0].endswith('loss')
+                  and not k.startswith('discriminator.')]
+        if needed:
+            raise KeyError(f'{checkpoint!r} does not fit {config!r}: missing '
+                           f'{len(needed)} weights, e.g. {needed[:3]}')
     model.cfg = cfg
     return model.to(device).eval()
 
