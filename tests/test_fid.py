@@ -7,7 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from gentk.evaluation.fid import (FeatureSample, FrechetInceptionDistance,
+from gentk.evaluation.fid import (FrechetInceptionDistance,
                                   KernelInceptionDistance,
                                   kernel_inception_distance,
                                   polynomial_mmd2_unbiased, quantize_8bit)
@@ -128,28 +128,6 @@ def test_kid_subsets_match_direct_formula():
     mean, std, size = kernel_inception_distance(fake[:15], real, 3, 1000)
     assert size == 15 and std == pytest.approx(0, abs=1e-12)
     assert mean == pytest.approx(_mmd_by_loops(fake[:15], real), rel=1e-12)
-
-
-def test_feature_sample_bounded_uniform_and_mergeable():
-    rng = np.random.default_rng(6)
-    a, b = FeatureSample(10, seed=1), FeatureSample(10, seed=2)
-    for chunk in np.array_split(rng.normal(size=(55, 3)), 7):
-        a.update(chunk)
-    b.update(rng.normal(size=(4, 3)))
-    assert a.features.shape == (10, 3) and a.seen == 55
-    all_keys = np.concatenate([a.keys, b.keys])
-    merged = FeatureSample.total([a, b])
-    assert merged.seen == 59 and len(merged.keys) == 10
-    np.testing.assert_array_equal(np.sort(merged.keys),
-                                  np.sort(all_keys)[:10])
-    # Uniform: every row is kept with probability capacity / seen.
-    hits = np.zeros(40)
-    for seed in range(400):
-        s = FeatureSample(8, seed=seed)
-        for chunk in np.array_split(np.arange(40.0)[:, None], 5):
-            s.update(chunk)
-        hits[s.features[:, 0].astype(int)] += 1
-    assert np.abs(hits / 400 - 8 / 40).max() < 0.1
 
 
 # -- Inception Score ----------------------------------------------------------

@@ -8,7 +8,7 @@ import scipy.ndimage
 import scipy.stats
 import torch
 
-from gentk.evaluation.swd import (RandomSubset, SlicedWassersteinDistance,
+from gentk.evaluation.swd import (SlicedWassersteinDistance,
                                   laplacian_pyramid, normalise_descriptors,
                                   patch_descriptors, pyramid_down,
                                   pyramid_resolutions, pyramid_up,
@@ -135,23 +135,6 @@ def test_swd_is_zero_on_itself_symmetric_and_grows_with_a_mean_shift():
     assert swd(a, b).item() == pytest.approx(swd(b, a).item(), rel=1e-6)
     shifts = [swd(a, b + s).item() for s in (0.0, 0.5, 1.0, 2.0)]
     assert shifts == sorted(shifts) and shifts[0] < shifts[-1] / 10
-
-
-def test_random_subset_keeps_the_smallest_keys_and_merges_exactly():
-    rows = torch.arange(1000.).view(-1, 1)
-    keys = torch.rand(1000, dtype=torch.float64)
-    expected = set(keys.topk(50, largest=False).indices.tolist())
-    whole = RandomSubset(50)
-    for chunk in range(0, 1000, 30):
-        whole.add(rows[chunk:chunk + 30], keys[chunk:chunk + 30])
-        assert sum(len(k) for k in whole.keys) <= 50 + 12 + 30  # bounded
-    assert len(whole) == 50
-    assert set(whole.values()[:, 0].long().tolist()) == expected
-    left, right = RandomSubset(50), RandomSubset(50)
-    left.add(rows[:400], keys[:400])
-    right.add(rows[400:], keys[400:])
-    left.merge(right)
-    assert set(left.values()[:, 0].long().tolist()) == expected
 
 
 def _samples(fake, real):

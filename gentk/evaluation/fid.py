@@ -21,7 +21,6 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.dist import get_rank
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
@@ -29,6 +28,7 @@ from gentk.registry import METRICS
 from .frechet import GaussianStats, frechet_distance
 from .inception import (INPUT_SIZE, WEIGHTS_HELP, FIDInceptionV3,
                         shared_inception)
+from .random_subset import RandomSubset
 from .stats_cache import RealStatsCache, file_sha256
 
 DEFAULT_WEIGHTS = 'weights/pt_inception-2015-12-05.pth'
@@ -248,55 +248,6 @@ class FrechetInceptionDistance(InceptionFeatureMetric):
                                         real['mean'], real['cov'])}
 
 
-class FeatureSample:
-    """A uniform random sample of at most ``capacity`` feature rows.
-
-    Each row gets an independent uniform random key and the ``capacity``
-    smallest keys are kept (bottom-k sampling): one vectorised
-    ``argpartition`` per batch, and two samples merge into a uniform sample
-    of their union by the same rule, so ranks combine exactly.
-    """
-
-    def __init__(self, capacity: int, seed: int = 0) -> None:
-        self.capacity = capacity
-        self.features: Optional[np.ndarray] = None  # [<= capacity, d]
-        self.keys = np.zeros(0, dtype=np.float64)
-        self.seen = 0
-        # Distinct streams per rank: equal keys across ranks would correlate.
-        self.rng = np.random.default_rng([seed, get_rank()])
-
-    def update(self, features) -> 'FeatureSample':
-        x = torch.as_tensor(features).detach().cpu().float().numpy()
-        self.seen += len(x)
-        return self._keep(x, self.rng.random(len(x)))
-
-    def merge(self, other: 'FeatureSample') -> 'FeatureSample':
-        self.seen += other.seen
-        if other.features is None:
-            return self
-        return self._keep(other.features, other.keys)
-
-    def _keep(self, features: np.ndarray, keys: np.ndarray
-              ) -> 'FeatureSample':
-        if self.features is not None:
-            features = np.concatenate([self.features, features])
-            keys = np.concatenate([self.keys, keys])
-        if len(keys) > self.capacity:
-            keep = np.argpartition(keys, self.capacity - 1)[:self.capacity]
-            keep.sort()  # arrival order, for reproducible subsets
-            features, keys = features[keep], keys[keep]
-        self.features, self.keys = features, keys
-        return self
-
-    @classmethod
-    def total(cls, parts: Sequence['FeatureSample']) -> 'FeatureSample':
-        parts = list(parts)
-        out = cls(parts[0].capacity)
-        for part in parts:
-            out.merge(part)
-        return out
-
-
 def polynomial_mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
     """Unbiased MMD^2 with the kernel k(a, b) = (a.b / d + 1)^3, float64."""
     x = np.asarray(x, dtype=np.float64)
@@ -339,7 +290,7 @@ class KernelInceptionDistance(InceptionFeatureMetric):
 
     Unlike FID, KID needs the features themselves. Each side keeps a
     uniform random sample of at most ``max_samples`` feature rows
-    (``FeatureSample``; 2048 float32 each: 10,000 rows = 82 MB), so memory
+    (``RandomSubset``; 2048 float32 each: 10,000 rows = 82 MB), so memory
     is bounded; with more images than that, KID is computed on the sample.
     The cache stores the real sample.
     """
@@ -359,15 +310,15 @@ class KernelInceptionDistance(InceptionFeatureMetric):
     def cache_extra(self) -> dict:
         return dict(max_samples=self.max_samples, seed=self.seed)
 
-    def new_state(self) -> FeatureSample:
-        return FeatureSample(self.max_samples, seed=self.seed)
+    def new_state(self) -> RandomSubset:
+        return RandomSubset(self.max_samples, seed=self.seed)
 
-    def add(self, state: FeatureSample, features, logits) -> None:
-        state.update(features)
+    def add(self, state: RandomSubset, features, logits) -> None:
+        state.add(torch.as_tensor(features).float())
 
-    def summarize(self, states: List[FeatureSample]
+    def summarize(self, states: List[RandomSubset]
                   ) -> Dict[str, np.ndarray]:
-        return dict(features=FeatureSample.total(states).features)
+        return dict(features=RandomSubset.union(states).values().numpy())
 
     def score(self, fake, real) -> Dict[str, float]:
         mean, std, size = kernel_inception_distance(

@@ -18,11 +18,10 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import get_rank
 from mmengine.evaluator import BaseMetric
 
 from gentk.registry import METRICS
-from .swd import RandomSubset
+from .random_subset import RandomSubset, rank_generator
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -141,8 +140,7 @@ class MSSSIMDiversity(BaseMetric):
         ``self.results`` so mmengine gathers and clears it with the rest."""
         if not self.results:
             self.results.append(RandomSubset(self.max_images))
-            self._generator = torch.Generator().manual_seed(
-                self.seed + 1000003 * get_rank())
+            self._generator = rank_generator(self.seed)
         return self.results[0]
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:

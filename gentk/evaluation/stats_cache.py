@@ -23,10 +23,11 @@ import hashlib
 import json
 import os
 import os.path as osp
-import tempfile
 from typing import Dict, Optional, Tuple
 
 import numpy as np
+
+from gentk.utils.checkpoint_io import atomic_open
 
 _DIGESTS: Dict[Tuple[str, int, int], str] = {}
 
@@ -78,18 +79,7 @@ class RealStatsCache:
 
     def save(self, description: dict, arrays: Dict[str, np.ndarray]) -> str:
         path = self.path(description)
-        os.makedirs(self.folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.npz',
-                                   dir=self.folder)
-        try:
-            with os.fdopen(fd, 'wb') as f:
-                np.savez(f, description=np.array(self.describe(description)),
-                         **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_open(path, 'wb', suffix='.npz') as f:
+            np.savez(f, description=np.array(self.describe(description)),
+                     **arrays)
         return path

@@ -13,10 +13,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import get_rank
 from mmengine.evaluator import BaseMetric
 
 from gentk.registry import METRICS
+from .random_subset import RandomSubset, rank_generator
 
 # cv2.pyrDown's binomial filter; the 5x5 kernel is its outer product.
 BINOMIAL_5TAP = (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16)
@@ -166,52 +166,6 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor,
     return total / directions.shape[1]
 
 
-class RandomSubset:
-    """A uniform random subset of at most ``capacity`` rows of all rows
-    added, kept by the ``capacity`` smallest random keys (bottom-k sampling).
-
-    Two subsets merge into a uniform subset of the union (keys compared
-    across them), which is how ranks combine. New rows wait in a buffer that
-    is compacted once it exceeds a quarter of the capacity: at most 1.25x
-    the capacity is held, and each row is copied a bounded number of times.
-    """
-
-    def __init__(self, capacity: int):
-        self.capacity = capacity
-        self.keys: List[torch.Tensor] = []
-        self.rows: List[torch.Tensor] = []
-        self._buffered = 0
-
-    def add(self, rows: torch.Tensor, keys: torch.Tensor) -> None:
-        self.keys.append(keys)
-        self.rows.append(rows)
-        self._buffered += len(keys)
-        if self._buffered > self.capacity + self.capacity // 4:
-            self._compact()
-
-    def merge(self, other: 'RandomSubset') -> None:
-        for keys, rows in zip(other.keys, other.rows):
-            self.add(rows, keys)
-
-    def _compact(self) -> None:
-        if not self.keys:
-            return
-        keys, rows = torch.cat(self.keys), torch.cat(self.rows)
-        if len(keys) > self.capacity:
-            keep = keys.topk(self.capacity, largest=False).indices
-            keys, rows = keys[keep], rows[keep]
-        self.keys, self.rows, self._buffered = [keys], [rows], len(keys)
-
-    def values(self) -> torch.Tensor:
-        if not self.rows:
-            raise ValueError('RandomSubset.values: nothing was added')
-        self._compact()
-        return self.rows[0]
-
-    def __len__(self) -> int:
-        return min(self._buffered, self.capacity)
-
-
 def to_pixel_scale(img: torch.Tensor) -> torch.Tensor:
     """[-1, 1] -> 0..255 rounded: the reference measures 8-bit images."""
     return ((img.float().clamp(-1, 1) + 1) * 127.5).round()
@@ -275,8 +229,7 @@ class SlicedWassersteinDistance(BaseMetric):
                               for _ in sizes] for name in self.image_keys}
             self.results.append({'sizes': sizes, **subsets})
             # Ranks draw different patches and keys from one config seed.
-            self._generator = torch.Generator().manual_seed(
-                self.seed + 1000003 * get_rank())
+            self._generator = rank_generator(self.seed)
         return self.results[0]
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:

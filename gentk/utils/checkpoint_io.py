@@ -9,14 +9,16 @@ Two trust levels, on purpose:
   itself, to resume it. mmengine stores its ``MessageHub`` history objects in
   those, which the restricted unpickler refuses under torch >= 2.6.
 
-``atomic_save`` writes through a temporary file in the destination folder and
+``atomic_open`` (and ``atomic_save``, ``atomic_write_text`` built on it)
+writes through a temporary file in the destination folder and
 ``os.replace``: a reader (or a resumed run) sees the old file or the new one,
 never a truncated one.
 """
 import os
 import os.path as osp
 import tempfile
-from typing import Any, Mapping, Optional
+from contextlib import contextmanager
+from typing import IO, Any, Iterator, Mapping, Optional
 
 import torch
 
@@ -49,14 +51,22 @@ def load_trusted_checkpoint(path: str, map_location: Any = 'cpu') -> Any:
     return torch.load(path, map_location=map_location, weights_only=False)
 
 
-def atomic_save(obj: Any, path: str) -> None:
-    """``torch.save`` that never leaves a partial file at ``path``."""
+@contextmanager
+def atomic_open(path: str, mode: str = 'wb', suffix: str = ''
+                ) -> Iterator[IO]:
+    """Open a temporary file next to ``path`` for writing; when the block
+    ends without an error, flush it to disk and ``os.replace`` it onto
+    ``path``. On any error (KeyboardInterrupt included) the temporary file
+    is removed and ``path`` keeps its old content. Creates the folder."""
+    if mode not in ('w', 'wb'):
+        raise ValueError(f"atomic_open writes a new file: mode 'w' or 'wb', "
+                         f'got {mode!r}')
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.pth', dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix=suffix, dir=folder)
     try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
+        with os.fdopen(fd, mode) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -66,15 +76,16 @@ def atomic_save(obj: Any, path: str) -> None:
         raise
 
 
+def atomic_save(obj: Any, path: str) -> None:
+    """``torch.save`` that never leaves a partial file at ``path``."""
+    with atomic_open(path, 'wb', suffix='.pth') as f:
+        torch.save(obj, f)
+
+
 def atomic_write_text(text: str, path: str) -> None:
     """Write a small text file atomically (temp file + ``os.replace``)."""
-    folder = osp.dirname(osp.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=folder)
-    with os.fdopen(fd, 'w') as f:
+    with atomic_open(path, 'w') as f:
         f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def state_dict_from(checkpoint: Any, prefix: Optional[str] = None) -> dict:
