@@ -5,10 +5,11 @@ from .flip import PairedRandomFlip
 from .formatting import PackGenInputs
 from .loading import LoadPairedImages
 from .map_label_ids import MapLabelIds
+from .random_resize import PairedRandomResize
 from .resize import PairedResize, PairedResizeToMultiple, ScaleWidth
 
 __all__ = [
     'CheckLabelIds', 'LoadPairedImages', 'MapLabelIds', 'PackGenInputs',
-    'PairedRandomCrop', 'PairedRandomFlip', 'PairedResize',
+    'PairedRandomCrop', 'PairedRandomFlip', 'PairedRandomResize', 'PairedResize',
     'PairedResizeToMultiple', 'ScaleWidth'
 ]
