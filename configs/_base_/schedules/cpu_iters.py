@@ -1,11 +1,17 @@
 # CPU-sized schedule: the paper's shape (constant lr, then linear decay to 0)
 # over iterations instead of epochs.
 max_iters = 2000
+# fused=True: one pass over each parameter, gradient and moment per step
+# (CPU and CUDA, torch >= 2.4) instead of the per-tensor loop's temporaries;
+# same update up to float rounding. For the 183M-parameter global generator
+# on CPU this is ~0.1 s per step instead of ~0.9 s (tools/benchmark.py).
 optim_wrapper = dict(
     constructor='GANOptimWrapperConstructor',
-    generator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999)),
+    generator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999),
+                                  fused=True),
                    modules=['generator', 'encoder']),
-    discriminator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999))))
+    discriminator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999),
+                                      fused=True)))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=False,
          begin=max_iters // 2, end=max_iters)]

@@ -1,5 +1,6 @@
 """Shared blocks and tensor ops used across networks."""
 from .conv_norm_act import ConvNormAct, build_act, build_norm, norm_has_shift
+from .matmul_conv import Conv2d
 from .instance_average_pool import instance_average_pool
 from .instance_edges import instance_edges
 from .one_hot import one_hot
@@ -7,6 +8,6 @@ from .padding import pad_to_multiple
 from .residual_block import ResidualBlock
 from .weight_init import init_normal_
 
-__all__ = ['ConvNormAct', 'ResidualBlock', 'build_act', 'build_norm',
+__all__ = ['Conv2d', 'ConvNormAct', 'ResidualBlock', 'build_act', 'build_norm',
            'init_normal_', 'instance_average_pool', 'instance_edges',
            'norm_has_shift', 'one_hot', 'pad_to_multiple']

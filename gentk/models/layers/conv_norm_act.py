@@ -5,6 +5,8 @@ from mmcv.cnn import build_activation_layer
 from mmcv.cnn import build_norm_layer as mmcv_build_norm_layer
 from torch import Tensor, nn
 
+from .matmul_conv import Conv2d
+
 
 def build_norm(norm_cfg: Optional[dict], num_features: int) -> nn.Module:
     """Build a 2-D norm layer from a config.
@@ -83,7 +85,7 @@ class ConvNormAct(nn.Module):
         else:
             if output_padding:
                 raise ValueError('output_padding needs transposed=True')
-            self.conv = nn.Conv2d(
+            self.conv = Conv2d(
                 in_channels, out_channels, kernel_size, stride=stride,
                 padding=padding, padding_mode=padding_mode, bias=bias)
         self.act = build_act(act_cfg)

@@ -1,0 +1,139 @@
+"""layers.Conv2d: nn.Conv2d whose small-map CPU convolutions run as one
+oneDNN matrix product; results must match nn.Conv2d's."""
+import warnings
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from gentk.models.layers import ConvNormAct, ResidualBlock
+from gentk.models.layers import matmul_conv
+from gentk.models.layers.matmul_conv import Conv2d
+
+pytestmark = pytest.mark.skipif(matmul_conv._LINEAR is None
+                                or not torch.backends.mkldnn.is_available(),
+                                reason='no oneDNN linear op in this torch')
+
+
+@pytest.fixture
+def always_matmul(monkeypatch):
+    """Route every eligible convolution, however small, through the product."""
+    monkeypatch.setattr(matmul_conv, 'MATMUL_PIXEL_RATIO', 0.0)
+    monkeypatch.setattr(matmul_conv, 'MATMUL_MIN_REDUCTION', 0)
+
+
+def twin(conv):
+    ref = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                    stride=conv.stride, padding=conv.padding,
+                    padding_mode=conv.padding_mode, bias=conv.bias is not None)
+    ref.load_state_dict(conv.state_dict())
+    return ref
+
+
+@pytest.mark.parametrize('batch, cin, cout, k, stride, pad, mode, bias', [
+    (1, 8, 16, 3, 1, 1, 'reflect', True),
+    (2, 8, 16, 3, 1, 1, 'reflect', True),
+    (1, 5, 7, 4, 2, 2, 'zeros', True),
+    (3, 6, 4, 1, 1, 0, 'zeros', False),
+    (2, 6, 5, 3, 2, 1, 'zeros', True),
+    (1, 16, 8, 7, 1, 3, 'reflect', True),
+])
+def test_matches_nn_conv2d(always_matmul, batch, cin, cout, k, stride, pad,
+                           mode, bias):
+    conv = Conv2d(cin, cout, k, stride=stride, padding=pad, padding_mode=mode,
+                  bias=bias)
+    ref = twin(conv)
+    x = torch.randn(batch, cin, 9, 11, requires_grad=True)
+    assert conv.use_matmul(x)
+    out, expected = conv(x), ref(x)
+    torch.testing.assert_close(out, expected)
+    grad = torch.randn_like(out)
+    params = [x, conv.weight] + ([conv.bias] if bias else [])
+    ref_params = [x, ref.weight] + ([ref.bias] if bias else [])
+    for got, want in zip(torch.autograd.grad(out, params, grad),
+                         torch.autograd.grad(expected, ref_params, grad)):
+        torch.testing.assert_close(got, want)
+
+
+def test_frozen_weights_and_input_without_grad(always_matmul):
+    conv = Conv2d(4, 6, 3, padding=1).requires_grad_(False)
+    x = torch.randn(1, 4, 5, 5, requires_grad=True)
+    (gx,) = torch.autograd.grad(conv(x).sum(), x)
+    torch.testing.assert_close(gx, torch.autograd.grad(twin(conv)(x).sum(), x)[0])
+    conv.requires_grad_(True)
+    conv(x.detach()).sum().backward()
+    assert conv.weight.grad is not None and conv.bias.grad is not None
+
+
+def test_double_backward_matches(always_matmul):
+    """A gradient penalty differentiates the input gradient again."""
+    conv = Conv2d(3, 5, 3, padding=1, padding_mode='reflect')
+    ref = twin(conv)
+    x = torch.randn(2, 3, 6, 7, requires_grad=True)
+
+    def penalty(module):
+        (gx,) = torch.autograd.grad(module(x).pow(2).sum(), x, create_graph=True)
+        return torch.autograd.grad(gx.pow(2).sum(), module.weight)[0]
+
+    torch.testing.assert_close(penalty(conv), penalty(ref))
+
+
+def test_flops_are_the_convolution_flops(always_matmul):
+    conv = Conv2d(8, 16, 3, padding=1, padding_mode='reflect')
+    x = torch.randn(1, 8, 4, 6, requires_grad=True)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        conv(x).sum().backward()
+    forward = 2 * 16 * 8 * 9 * 4 * 6
+    assert counter.get_total_flops() == 3 * forward  # forward, dW, dX
+
+
+def test_route_selection():
+    with torch.device('meta'):  # any device but the CPU: nn.Conv2d's forward
+        assert not Conv2d(1024, 1024, 3, padding=1).use_matmul(
+            torch.empty(1, 1024, 8, 16))
+    wide = Conv2d(256, 1024, 3, padding=1)
+    assert wide.use_matmul(torch.empty(1, 256, 8, 16))       # 1024 >= 4 * 128
+    assert not wide.use_matmul(torch.empty(1, 256, 16, 32))  # 1024 < 4 * 512
+    assert not wide.use_matmul(torch.empty(4, 256, 8, 16))   # batch counts
+    assert not wide.use_matmul(
+        torch.empty(1, 256, 8, 16, dtype=torch.float64))
+    # a reduction of 8 * 9 < MATMUL_MIN_REDUCTION
+    assert not Conv2d(8, 1024, 3, padding=1).use_matmul(torch.empty(1, 8, 4, 4))
+    grouped = Conv2d(256, 1024, 3, padding=1, groups=2)
+    assert not grouped.use_matmul(torch.empty(1, 256, 4, 4))
+    with warnings.catch_warnings():  # flags() warns about Intel GPU TF32
+        warnings.simplefilter('ignore')
+        with torch.backends.mkldnn.flags(enabled=False):
+            assert not wide.use_matmul(torch.empty(1, 256, 8, 16))
+
+
+def test_pix2pixhd_layers_use_it_with_unchanged_parameters():
+    block = ResidualBlock(1024)
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 2 and all(isinstance(c, Conv2d) for c in convs)
+    assert convs[0].use_matmul(torch.empty(1, 1024, 8, 16))
+    assert not convs[0].use_matmul(torch.empty(1, 1024, 16, 32))
+    layer = ConvNormAct(3, 4, 3, padding=1)
+    assert set(dict(layer.named_parameters())) == {'conv.weight', 'conv.bias'}
+
+
+def test_residual_block_matches_native_route(monkeypatch):
+    torch.manual_seed(0)
+    block = ResidualBlock(256)
+    x = torch.randn(1, 256, 4, 8, requires_grad=True)   # 256 >= 4 * 32 pixels
+    assert block.body[0].conv.use_matmul(x)
+    out = block(x)
+    grads = torch.autograd.grad(out.square().sum(), [x, *block.parameters()])
+    monkeypatch.setattr(matmul_conv, 'MATMUL_PIXEL_RATIO', float('inf'))
+    assert not block.body[0].conv.use_matmul(x)
+    native = block(x)
+    torch.testing.assert_close(out, native, rtol=1e-4, atol=1e-5)
+    native_grads = torch.autograd.grad(native.square().sum(),
+                                       [x, *block.parameters()])
+    # Float rounding, relative to the gradients' scale (the conv biases
+    # before InstanceNorm have a true gradient of 0: both are rounding noise).
+    scale = max(g.abs().max().item() for g in native_grads)
+    for got, want in zip(grads, native_grads):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-5 * scale)
