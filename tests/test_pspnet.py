@@ -38,6 +38,12 @@ def norm(prefix, channels):
             (f'{prefix}.num_batches_tracked', ())]
 
 
+def conv_norm(conv, bn, out_channels, in_channels, kernel):
+    """A bias-free conv named ``conv`` followed by a BN named ``bn``."""
+    return ([(f'{conv}.weight', (out_channels, in_channels, kernel, kernel))]
+            + norm(bn, out_channels))
+
+
 def conv_module(prefix, out_channels, in_channels, kernel):
     """mmcv ConvModule with BN: a bias-free conv and a norm named `bn`."""
     return ([(f'{prefix}.conv.weight', (out_channels, in_channels, kernel, kernel))]
@@ -53,10 +59,10 @@ def mmseg_pspnet_layout(depth=50, num_classes=19, stem_channels=64,
     layout = []
     half = stem_channels // 2
     # deep stem: Sequential(conv, bn, relu) x 3; relus at 2, 5, 8
-    layout += [('backbone.stem.0.weight', (half, 3, 3, 3))] + norm('backbone.stem.1', half)
-    layout += [('backbone.stem.3.weight', (half, half, 3, 3))] + norm('backbone.stem.4', half)
-    layout += ([('backbone.stem.6.weight', (stem_channels, half, 3, 3))]
-               + norm('backbone.stem.7', stem_channels))
+    layout += conv_norm('backbone.stem.0', 'backbone.stem.1', half, 3, 3)
+    layout += conv_norm('backbone.stem.3', 'backbone.stem.4', half, half, 3)
+    layout += conv_norm('backbone.stem.6', 'backbone.stem.7', stem_channels,
+                        half, 3)
     bottleneck = depth >= 50
     expansion = 4 if bottleneck else 1
     blocks = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3),
@@ -70,16 +76,16 @@ def mmseg_pspnet_layout(depth=50, num_classes=19, stem_channels=64,
         for b in range(num_blocks):
             p = f'backbone.layer{stage + 1}.{b}'
             cin = in_channels if b == 0 else out
-            if bottleneck:
-                layout += [(f'{p}.conv1.weight', (planes, cin, 1, 1))] + norm(f'{p}.bn1', planes)
-                layout += [(f'{p}.conv2.weight', (planes, planes, 3, 3))] + norm(f'{p}.bn2', planes)
-                layout += [(f'{p}.conv3.weight', (out, planes, 1, 1))] + norm(f'{p}.bn3', out)
-            else:
-                layout += [(f'{p}.conv1.weight', (planes, cin, 3, 3))] + norm(f'{p}.bn1', planes)
-                layout += [(f'{p}.conv2.weight', (planes, planes, 3, 3))] + norm(f'{p}.bn2', planes)
+            if bottleneck:   # 1x1 reduce, 3x3, 1x1 expand
+                layout += conv_norm(f'{p}.conv1', f'{p}.bn1', planes, cin, 1)
+                layout += conv_norm(f'{p}.conv2', f'{p}.bn2', planes, planes, 3)
+                layout += conv_norm(f'{p}.conv3', f'{p}.bn3', out, planes, 1)
+            else:            # two 3x3
+                layout += conv_norm(f'{p}.conv1', f'{p}.bn1', planes, cin, 3)
+                layout += conv_norm(f'{p}.conv2', f'{p}.bn2', planes, planes, 3)
             if b == 0 and (strides[stage] != 1 or cin != out):
-                layout += ([(f'{p}.downsample.0.weight', (out, cin, 1, 1))]
-                           + norm(f'{p}.downsample.1', out))
+                layout += conv_norm(f'{p}.downsample.0', f'{p}.downsample.1',
+                                    out, cin, 1)
         in_channels = out
         stage_out.append(out)
     top = stage_out[3]
@@ -427,12 +433,15 @@ def test_configs_share_mmsegmentations_recipe():
     assert cfg.optim_wrapper.optimizer == dict(type='SGD', lr=0.01, momentum=0.9,
                                                weight_decay=0.0005)
     poly = cfg.param_scheduler[0]
-    assert (poly.type, poly.power, poly.eta_min, poly.end) == ('PolyLR', 0.9, 1e-4, 80000)
+    assert (poly.type, poly.power, poly.eta_min, poly.end) == (
+        'PolyLR', 0.9, 1e-4, 80000)
     assert cfg.train_cfg.max_iters == 80000
     assert cfg.train_dataloader.dataset.use_train_ids is True
     assert cfg.val_evaluator.type == 'SegmentationMetric'
     assert [h['type'] for h in cfg.custom_hooks] == ['RichProgressHook']
     synthetic = Config.fromfile(R18_SYNTHETIC)
     assert synthetic.train_dataloader.dataset.use_train_ids is True
-    assert synthetic.val_dataloader.dataset.seed != synthetic.train_dataloader.dataset.seed
+    assert (synthetic.val_dataloader.dataset.seed
+            != synthetic.train_dataloader.dataset.seed)
+    assert synthetic.model.inference_scale == 2.0
     assert [h['type'] for h in synthetic.custom_hooks] == ['RichProgressHook']

@@ -1,6 +1,6 @@
 """A backbone, a decode head and an optional auxiliary head: PSPNet and its
 kin, trained with one optimiser by mmengine's standard ``train_step``."""
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -142,6 +142,12 @@ class EncoderDecoderSegmentor(BaseModel):
                                "e.g. 'loss_aux'")
             losses.update(aux)
         return losses
+
+    def parse_losses(self, losses: Dict[str, Tensor]):
+        """mmengine's sum of the ``loss*`` terms; the logged values come
+        back detached (as BaseGAN's do), so hooks hold no graph."""
+        loss, log_vars = super().parse_losses(losses)
+        return loss, {k: v.detach() for k, v in log_vars.items()}
 
     @torch.no_grad()
     def predict(self, inputs: dict,
