@@ -12,8 +12,10 @@ num_scales=2)``, LSGAN + feature matching, no VGG, batch 1, Adam through
 * **GFLOP**: floating-point operations of one step / one sample, counted by
   ``torch.utils.flop_counter.FlopCounterMode`` while it runs: convolutions
   (forward, and backward only for the gradients autograd actually asks
-  for: ``output_mask``), transposed convolutions and matrix products, at 2
-  FLOPs per multiply-accumulate. Element-wise work (norms, activations,
+  for: ``output_mask``), transposed convolutions and matrix products
+  (including the oneDNN inner products ``gentk.models.layers.Conv2d`` runs
+  small-map convolutions as: the same multiply-accumulates), at 2 FLOPs
+  per multiply-accumulate. Element-wise work (norms, activations,
   padding, losses, Adam) is not counted: it is pure overhead here;
 * **% conv peak**: (GFLOP / seconds) as a fraction of this machine's fp32
   3x3-convolution throughput, measured by this script (a
