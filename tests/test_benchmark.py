@@ -1,19 +1,24 @@
-"""tools/benchmark.py on tiny networks: report structure and FLOP counting
-(no timing assertions: timings on a shared machine mean nothing here)."""
+"""gentk.benchmark and tools/benchmark.py on tiny networks: report structure
+and FLOP counting (no timing assertions: timings on a shared machine mean
+nothing here)."""
 import importlib.util
 import io
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from gentk.benchmark import pix2pixhd as benchmark
+from gentk.benchmark.timing import conv_throughput, count_flops
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 spec = importlib.util.spec_from_file_location(
-    'gentk_benchmark', os.path.join(REPO, 'tools', 'benchmark.py'))
-benchmark = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(benchmark)
+    'gentk_benchmark_cli', os.path.join(REPO, 'tools', 'benchmark.py'))
+cli = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(cli)
 
 TINY = dict(
     generator=dict(type='GlobalGenerator', base_channels=4, num_downsamples=2,
@@ -31,17 +36,17 @@ def test_flops_of_one_convolution_match_a_hand_count():
     conv = nn.Conv2d(3, 5, kernel_size=3, stride=2, padding=1)
     x = torch.randn(2, 3, 9, 12)
     macs = 2 * 5 * 3 * 3 * 3 * 5 * 6  # batch, C_out, C_in, k, k, H_out, W_out
-    flops, per_op = benchmark.count_flops(lambda: conv(x))
+    flops, per_op = count_flops(lambda: conv(x))
     assert flops == 2 * macs
     assert per_op == {'convolution': 2 * macs}
     # Backward counts only what autograd asks for: the weight gradient of a
     # leaf input (one more forward's worth), plus the input gradient when
     # the input requires one.
-    flops, per_op = benchmark.count_flops(lambda: conv(x).sum().backward())
+    flops, per_op = count_flops(lambda: conv(x).sum().backward())
     assert flops == 2 * 2 * macs
     assert per_op['convolution_backward'] == 2 * macs
     x.requires_grad_(True)
-    flops, _ = benchmark.count_flops(lambda: conv(x).sum().backward())
+    flops, _ = count_flops(lambda: conv(x).sum().backward())
     assert flops == 3 * 2 * macs
 
 
@@ -49,27 +54,27 @@ def test_flops_of_a_transposed_convolution():
     deconv = nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1)
     x = torch.randn(1, 4, 5, 6)
     # every input pixel meets every kernel tap once
-    flops, _ = benchmark.count_flops(lambda: deconv(x))
+    flops, _ = count_flops(lambda: deconv(x))
     assert flops == 2 * 4 * 2 * 3 * 3 * 5 * 6
 
 
 def test_parse_resolution():
-    assert benchmark.parse_resolution('256x128') == (256, 128)
-    assert benchmark.parse_resolution('512X256') == (512, 256)
+    assert cli.parse_resolution('256x128') == (256, 128)
+    assert cli.parse_resolution('512X256') == (512, 256)
     for bad in ('256', '256x', 'axb', '0x4'):
         with pytest.raises(Exception):
-            benchmark.parse_resolution(bad)
+            cli.parse_resolution(bad)
 
 
 def test_conv_throughput_reports_both_layouts():
-    peak = benchmark.conv_throughput(repeats=1, channels=4, size=8)
+    peak = conv_throughput(repeats=1, channels=4, size=8)
     assert set(peak['layouts']) == {'contiguous', 'channels_last'}
     assert peak['flops'] == 2 * 4 * 4 * 9 * 8 * 8
     assert peak['flops_per_s'] == max(peak['layouts'].values()) > 0
 
 
 def test_report_structure_on_tiny_networks():
-    report = benchmark.run_benchmark(
+    report = benchmark.run_pix2pixhd_benchmark(
         resolutions=[(32, 16)], repeats=1, warmup=1, networks=TINY,
         isolate=False, peak_repeats=1, peak_channels=8, peak_size=16)
     assert set(report) >= {'machine', 'settings', 'targets', 'conv_peak',
@@ -98,7 +103,7 @@ def test_report_structure_on_tiny_networks():
     json.dumps(report)  # the --out file
     out = io.StringIO()
     from rich.console import Console
-    benchmark.render(report, Console(file=out, width=160))
+    cli.render_pix2pixhd(report, Console(file=out, width=160))
     assert '32x16' in out.getvalue() and '% conv peak' in out.getvalue()
 
 
@@ -123,3 +128,25 @@ def test_isolated_case_reports_its_own_peak_rss():
                                        warmup=0, networks=TINY)
     assert case['mode'] == 'infer' and case['threads'] == 1
     assert case['peak_rss_bytes'] > 0 and case['flops'] > 0
+
+
+def test_metric_benchmark_runs_every_measure_end_to_end():
+    from gentk.benchmark import metrics
+    report = metrics.run_metric_benchmark(fid_images=4, repeats=1)
+    inception = report['inception']
+    assert inception['metric_images_per_s'] > 0
+    assert inception['metric_over_plain'] == pytest.approx(
+        inception['metric_images_per_s'] / inception['plain_images_per_s'])
+    fid = report['fid']
+    # 4 generated images vs the cached statistics of 64 real ones: a finite,
+    # positive distance computed by runner.test()
+    assert fid['num_images'] == 4 and fid['seconds'] > 0
+    assert np.isfinite(fid['fid']) and fid['fid'] > 0
+    (seg,) = report['segmentors'].values()
+    assert seg['size'] == [128, 256] and seg['images_per_s'] > 0
+    assert seg['inference_scale'] == 2.0
+    json.dumps(report)
+    out = io.StringIO()
+    from rich.console import Console
+    cli.render_metrics(report, Console(file=out, width=160))
+    assert 'FID end to end, 4 images' in out.getvalue()

@@ -6,6 +6,7 @@ synthetic streets, evaluate it, and show where everything went.
 import argparse
 import json
 import os.path as osp
+import sys
 import time
 
 from rich.console import Console
@@ -46,9 +47,11 @@ def main(argv=None):
     seconds = time.time() - start
     # The loop validated the whole val split after the last iteration;
     # mmengine's RuntimeInfoHook keeps those metrics as 'val/...' scalars.
+    # (val/time and val/data_time are the loop's timings, not results)
     metrics = {key[len('val/'):]: buf.current()
                for key, buf in runner.message_hub.log_scalars.items()
-               if key.startswith('val/')}
+               if key.startswith('val/')
+               and key not in ('val/time', 'val/data_time')}
     last = osp.join(cfg.work_dir, f'iter_{args.iters}.pth')
     grid_hook = next(h for h in runner.hooks if type(h).__name__ == 'SampleGridHook')
     results = {
@@ -60,7 +63,8 @@ def main(argv=None):
     with open(osp.join(cfg.work_dir, 'demo_results.json'), 'w') as f:
         json.dump(results, f, indent=2)
 
-    console = Console()
+    # A pipe or log file gets whole paths, not 80 columns.
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     table = Table(title='pix2pixHD on synthetic streets (256x128, CPU)')
     table.add_column('result')
     table.add_column('value', justify='right')

@@ -1,0 +1,273 @@
+"""Speed and memory of pix2pixHD training and inference on this machine.
+
+For the paper-sized networks (``GlobalGenerator(36, base_channels=64,
+num_downsamples=4, num_blocks=9)``, ``MultiScaleDiscriminator(39,
+num_scales=2)``, LSGAN + feature matching, no VGG, batch 1, Adam through
+``GANOptimWrapperConstructor``) at reduced resolutions, report per case:
+
+* **train**: seconds per ``Pix2PixHD.train_step`` (data preprocessing, G
+  forward, D step, G step, both Adam updates), best of ``--repeats`` after
+  ``--warmup`` steps (the median is reported too);
+* **infer**: seconds per generated image (``model.sample`` under no_grad);
+* **GFLOP**: floating-point operations of one step / one sample, counted by
+  ``torch.utils.flop_counter.FlopCounterMode`` while it runs: convolutions
+  (forward, and backward only for the gradients autograd actually asks
+  for: ``output_mask``), transposed convolutions and matrix products
+  (including the oneDNN inner products ``gentk.models.layers.Conv2d`` runs
+  small-map convolutions as: the same multiply-accumulates), at 2 FLOPs
+  per multiply-accumulate. Element-wise work (norms, activations,
+  padding, losses, Adam) is not counted: it is pure overhead here;
+* **% conv peak**: (GFLOP / seconds) as a fraction of this machine's fp32
+  3x3-convolution throughput, measured by this script (a
+  ``256 -> 256`` 3x3 convolution forward on a 128x128 map, contiguous and
+  channels-last, best of both, best of ``--repeats``);
+* **peak RSS**: the resident-set high-water mark (``getrusage``'s
+  ``ru_maxrss``) of a fresh Python process that runs only that case, so it
+  includes the interpreter, torch, the model, the optimiser state and every
+  autograd buffer (``tracemalloc`` does not see torch's allocations).
+
+Resolutions are ``WIDTHxHEIGHT`` (pix2pixHD's 1024x512 is 1024 wide).
+Timings on a shared machine are noisy: the load average before and after
+is recorded, and best-of-N is the figure to compare (with one thread,
+``--threads 1``, the process CPU time per call is a load-proof check).
+
+The optimiser is the paper schedule's (``configs/_base_/schedules/
+pix2pixhd_200e.py``: Adam 2e-4, betas (0.5, 0.999), fused), so the step
+timed here is the one ``tools/train.py`` runs; ``--adam`` overrides the
+implementation for comparisons. Large CPU tensors go on transparent huge
+pages (``THP_MEM_ALLOC_ENABLE=1``, which ``tools/benchmark.py`` sets
+unless the environment does): on this kind of VM a fresh 38 MB buffer
+costs ~20 ms of 4 KiB page faults otherwise.
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+from typing import Callable, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .timing import count_flops, conv_throughput, peak_rss_bytes, time_calls
+
+TARGETS = {'train': 0.65, 'infer': 0.95}
+REFERENCE = ('official pix2pixHD networks at 256x128 on this machine: '
+             '4.2 s/step, 225 GFLOP (~45%); 0.56 s/image, 61 GFLOP (~90%)')
+NUM_CLASSES = 35  # Cityscapes label ids; + 1 instance-edge channel = 36
+PAPER_NETWORKS = dict(
+    generator=dict(type='GlobalGenerator', base_channels=64,
+                   num_downsamples=4, num_blocks=9),
+    discriminator=dict(type='MultiScaleDiscriminator', num_scales=2))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCHEDULE = os.path.join(REPO, 'configs', '_base_', 'schedules',
+                        'pix2pixhd_200e.py')
+ADAM_IMPLEMENTATIONS = {'config': {}, 'fused': dict(fused=True, foreach=None),
+                        'foreach': dict(fused=None, foreach=True),
+                        'loop': dict(fused=None, foreach=False)}
+
+
+def optimizer_cfg(adam: str = 'config') -> dict:
+    """The paper schedule's ``optim_wrapper`` (without ``constructor``),
+    with the Adam implementation replaced unless ``adam='config'``."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(SCHEDULE).optim_wrapper.to_dict()
+    cfg.pop('constructor', None)
+    for role in cfg.values():
+        role['optimizer'].update(ADAM_IMPLEMENTATIONS[adam])
+    return cfg
+
+
+def build(networks: Optional[dict] = None, num_classes: int = NUM_CLASSES,
+          with_optimizer: bool = True, adam: str = 'config'):
+    """pix2pixHD (LSGAN + feature matching, no VGG) as in the paper configs,
+    and its optimiser wrappers (the paper schedule's Adam) made by
+    ``GANOptimWrapperConstructor``, without a runner."""
+    from mmengine.registry import DefaultScope
+
+    import gentk.engine  # noqa: F401 registers the constructor
+    import gentk.models  # noqa: F401 registers the networks
+    from gentk.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
+
+    networks = networks or PAPER_NETWORKS
+    cfg = dict(
+        type='Pix2PixHD',
+        data_preprocessor=dict(type='GenDataPreprocessor',
+                               num_classes=num_classes,
+                               use_instance_edges=True),
+        generator=dict(networks['generator']),
+        discriminator=dict(networks['discriminator']),
+        gan_loss=dict(type='GANLoss', gan_type='lsgan'),
+        feature_matching_loss=dict(type='FeatureMatchingLoss',
+                                   loss_weight=10.0))
+    with DefaultScope.overwrite_default_scope('gentk'):
+        # The networks initialise themselves (pix2pixHD's N(0, 0.02)) at
+        # construction; there is no init_cfg to apply.
+        model = MODELS.build(cfg)
+        optim_wrapper = None
+        if with_optimizer:
+            optim_wrapper = OPTIM_WRAPPER_CONSTRUCTORS.build(dict(
+                type='GANOptimWrapperConstructor',
+                optim_wrapper_cfg=optimizer_cfg(adam)))(model)
+    return model, optim_wrapper
+
+
+def make_batch(width: int, height: int, batch_size: int = 1,
+               seed: int = 0) -> dict:
+    """A packed batch of synthetic street scenes (Cityscapes label ids,
+    instance ids, photos) at ``width x height``."""
+    from gentk.datasets.synthetic_streets import render_street_scene
+    inputs = dict(img=[], label=[], inst=[])
+    for i in range(batch_size):
+        scene = render_street_scene(seed + i, height=height, width=width)
+        inputs['img'].append(torch.from_numpy(
+            np.ascontiguousarray(scene['img'].transpose(2, 0, 1))))
+        inputs['label'].append(torch.from_numpy(scene['label'].astype(np.int64)))
+        inputs['inst'].append(torch.from_numpy(scene['inst'].astype(np.int64)))
+    return {'inputs': inputs}
+
+
+def num_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def run_case(mode: str, width: int, height: int, repeats: int = 5,
+             warmup: int = 2, batch_size: int = 1,
+             networks: Optional[dict] = None, num_classes: int = NUM_CLASSES,
+             profile_rows: int = 0, seed: int = 0,
+             adam: str = 'config') -> Dict[str, object]:
+    """Time one case in this process. ``mode``: ``'train'`` (one
+    ``train_step``) or ``'infer'`` (``model.sample`` of one batch)."""
+    if mode not in TARGETS:
+        raise ValueError(f"mode must be 'train' or 'infer', got {mode!r}")
+    torch.manual_seed(seed)
+    model, optim_wrapper = build(networks, num_classes,
+                                 with_optimizer=mode == 'train', adam=adam)
+    data = make_batch(width, height, batch_size, seed)
+    if mode == 'train':
+        model.train()
+
+        def step():
+            return model.train_step(data, optim_wrapper)
+    else:
+        model.eval()
+        inputs = model.data_preprocessor(data)['inputs']
+
+        def step():
+            return model.sample(inputs)
+    # Warm-up first: it allocates the optimiser state, so the counted step
+    # is a steady-state one.
+    timing = time_calls(step, repeats, warmup=warmup)
+    flops, flops_per_op = count_flops(step)
+    per_item = batch_size if mode == 'infer' else 1
+    seconds = timing['best'] / per_item
+    case = dict(
+        mode=mode, width=width, height=height, batch_size=batch_size,
+        seconds=seconds, seconds_median=timing['median'] / per_item,
+        times=timing['times'], cpu_times=timing['cpu_times'],
+        flops=flops / per_item,
+        flops_per_op={k: v / per_item for k, v in flops_per_op.items()},
+        flops_per_s=flops / timing['best'],
+        generator_params=num_params(model.generator),
+        discriminator_params=num_params(model.discriminator),
+        threads=torch.get_num_threads())
+    if optim_wrapper is not None:
+        case['optimizer'] = {
+            role: {k: v for k, v in wrapper.optimizer.defaults.items()
+                   if k in ('lr', 'betas', 'fused', 'foreach')}
+            for role, wrapper in optim_wrapper.items()}
+    if profile_rows:
+        case['profile'] = profile_table(step, profile_rows)
+    case['peak_rss_bytes'] = peak_rss_bytes()
+    return case
+
+
+def profile_table(step: Callable[[], object], rows: int) -> str:
+    """``torch.profiler`` table (self CPU time) of one call of ``step``."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    return prof.key_averages().table(sort_by='self_cpu_time_total',
+                                     row_limit=rows)
+
+
+def run_case_isolated(mode: str, width: int, height: int, threads: int,
+                      **kwargs) -> Dict[str, object]:
+    """``run_case`` in a fresh interpreter, so that ``peak_rss_bytes`` is
+    that case's own high-water mark."""
+    spec = dict(mode=mode, width=width, height=height, **kwargs)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads),
+               MKL_NUM_THREADS=str(threads))
+    proc = subprocess.run(
+        [sys.executable, '-m', 'gentk.benchmark.pix2pixhd',
+         json.dumps(spec)],
+        env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f'benchmark worker for {mode} {width}x{height} '
+                           f'failed ({proc.returncode}):\n{proc.stderr[-4000:]}')
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def summarise(case: dict, peak_flops_per_s: float,
+              peak_flops_per_cpu_s: float = 0.0) -> dict:
+    """Add the fraction of the conv peak and the verdict against the target."""
+    case = dict(case)
+    case['conv_peak_fraction'] = case['flops_per_s'] / peak_flops_per_s
+    if peak_flops_per_cpu_s:  # the same ratio in CPU seconds
+        case['conv_peak_fraction_cpu_time'] = (
+            case['flops'] / min(case['cpu_times']) / peak_flops_per_cpu_s)
+    case['target'] = TARGETS[case['mode']]
+    case['meets_target'] = case['conv_peak_fraction'] >= case['target']
+    return case
+
+
+def run_pix2pixhd_benchmark(resolutions: Sequence[Tuple[int, int]] = ((256, 128),),
+                  modes: Sequence[str] = ('train', 'infer'),
+                  repeats: int = 5, warmup: int = 2, threads: int = 0,
+                  batch_size: int = 1, networks: Optional[dict] = None,
+                  num_classes: int = NUM_CLASSES, isolate: bool = True,
+                  peak_repeats: int = 10, peak_channels: int = 256,
+                  peak_size: int = 128, profile_rows: int = 0,
+                  adam: str = 'config') -> dict:
+    """Every (resolution, mode) case; the report as a JSON-able dict."""
+    if threads:
+        torch.set_num_threads(threads)
+    threads = torch.get_num_threads()
+    report = dict(
+        machine=dict(platform=platform.platform(),
+                     processor=platform.processor() or platform.machine(),
+                     cpu_count=os.cpu_count(), torch=torch.__version__,
+                     mkldnn=torch.backends.mkldnn.is_available(),
+                     threads=threads, load_before=os.getloadavg()),
+        settings=dict(repeats=repeats, warmup=warmup, batch_size=batch_size,
+                      isolate=isolate, networks=networks or PAPER_NETWORKS,
+                      num_classes=num_classes,
+                      optimizer=optimizer_cfg(adam), adam=adam,
+                      thp_mem_alloc=os.environ.get('THP_MEM_ALLOC_ENABLE'),
+                      flops='FlopCounterMode: conv/matmul, 2 per MAC',
+                      peak_rss='getrusage ru_maxrss of a fresh process per '
+                               'case' if isolate else
+                               'getrusage ru_maxrss of this process'),
+        targets=TARGETS, reference=REFERENCE)
+    peak = conv_throughput(peak_repeats, peak_channels, peak_size)
+    report['conv_peak'] = peak
+    cases = []
+    for width, height in resolutions:
+        for mode in modes:
+            kwargs = dict(repeats=repeats, warmup=warmup,
+                          batch_size=batch_size, networks=networks,
+                          num_classes=num_classes, profile_rows=profile_rows,
+                          adam=adam)
+            case = (run_case_isolated(mode, width, height, threads, **kwargs)
+                    if isolate else run_case(mode, width, height, **kwargs))
+            cases.append(summarise(case, peak['flops_per_s'],
+                                   peak['flops_per_cpu_s']))
+    report['cases'] = cases
+    report['machine']['load_after'] = os.getloadavg()
+    return report
+
+
+if __name__ == '__main__':  # one isolated case (run_case_isolated)
+    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '0'))
+                          or torch.get_num_threads())
+    print(json.dumps(run_case(**json.loads(sys.argv[1]))))
