@@ -7,9 +7,10 @@ and a small ``L``, a shape for which oneDNN's direct convolution kernels
 reach about half of their large-map throughput on CPU, while its inner
 product (``torch.ops.mkldnn._linear_pointwise``) runs the same
 multiply-accumulates close to peak (one Zen 5 core: 8x16 map, 107 GFLOP/s
-as a convolution, ~190 as an inner product). ``torch.mm`` is no
-alternative: MKL's sgemm ran at ~85 GFLOP/s on the same core (it takes its
-AVX2 path on AMD CPUs).
+as a convolution, ~150-190 as an inner product). For the forward product
+``torch.mm`` is no alternative (MKL's sgemm ran at ~85 GFLOP/s on the same
+core); for the two backward products it is the faster one (see
+``_ConvAsMatmul.backward``).
 
 :class:`Conv2d` is ``nn.Conv2d`` (same parameters, names, init, state dict)
 whose forward takes that route only where it is faster: CPU, float32,
@@ -20,8 +21,8 @@ batch * H_out * W_out``); everything else, CUDA included, is
 convolution's (``im2col`` by ``F.unfold``, ``col2im`` by ``F.fold``), so
 ``FlopCounterMode`` gets a formula for the oneDNN op below.
 
-Backward computes ``dW = dOut @ cols^T`` and ``dcols = W^T @ dOut`` with the
-same kernel. A double backward (``create_graph=True``, e.g. a gradient
+Backward computes ``dW = dOut @ cols^T`` and ``dcols = W^T @ dOut`` as two
+matrix products. A double backward (``create_graph=True``, e.g. a gradient
 penalty) recomputes the convolution with ``F.conv2d`` instead, so higher
 derivatives stay exact.
 """
@@ -140,13 +141,19 @@ class _ConvAsMatmul(torch.autograd.Function):
         else:
             grad = grad.view(out_channels, -1)  # [Cout, NL]
         grad_x = grad_w = grad_b = None
+        # The two backward products go to torch.mm (MKL sgemm): with their
+        # shapes (a reduction over the NL pixels for dW; a transposed
+        # weight for dX) it beats the oneDNN inner product, which would
+        # reorder the 38 MB weight on every call (one Zen 5 core, 1024 ->
+        # 1024 3x3 at 8x16: dW 20 -> 18 ms, dX 28 -> 22 ms; two threads:
+        # 18 -> 11 and 14 -> 9 ms).
         if needs_w:
-            grad_w = _matmul(grad, cols).view_as(weight)  # dOut @ cols^T
+            grad_w = torch.mm(grad, cols.t()).view_as(weight)  # dOut @ cols^T
         if needs_b:
             grad_b = grad.sum(1)
         if needs_x:
             # (W^T @ dOut)^T = dOut^T @ W: [NL, Cin*kh*kw]
-            grad_cols = _matmul(grad.t(), weight.reshape(out_channels, -1).t())
+            grad_cols = torch.mm(grad.t(), weight.reshape(out_channels, -1))
             pixels = grad_cols.size(0) // batch
             grad_cols = grad_cols.view(batch, pixels, -1).transpose(1, 2)
             grad_x = F.fold(grad_cols, (height, width), weight.shape[2:],
