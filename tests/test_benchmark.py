@@ -130,18 +130,21 @@ def test_isolated_case_reports_its_own_peak_rss():
     assert case['peak_rss_bytes'] > 0 and case['flops'] > 0
 
 
-def test_metric_benchmark_runs_every_measure_end_to_end():
+def test_metric_benchmark_runs_every_measure_end_to_end(
+        fid_inception_weights):
     from gentk.benchmark import metrics
-    report = metrics.run_metric_benchmark(fid_images=4, repeats=1)
+    report = metrics.run_metric_benchmark(
+        fid_images=4, repeats=1, inception_weights=fid_inception_weights)
     inception = report['inception']
     assert inception['metric_images_per_s'] > 0
     assert inception['metric_over_plain'] == pytest.approx(
         inception['metric_images_per_s'] / inception['plain_images_per_s'])
     fid = report['fid']
     # 4 generated images vs the cached statistics of 64 real ones: a finite,
-    # positive distance computed by runner.test()
+    # positive distance computed by runner.test() with the real network
     assert fid['num_images'] == 4 and fid['seconds'] > 0
-    assert np.isfinite(fid['fid']) and fid['fid'] > 0
+    assert fid['inception_weights'] == fid_inception_weights
+    assert np.isfinite(fid['fid']) and fid['fid'] > 1
     (seg,) = report['segmentors'].values()
     assert seg['size'] == [128, 256] and seg['images_per_s'] > 0
     assert seg['inference_scale'] == 2.0

@@ -1,6 +1,7 @@
 """Fréchet distance, streaming statistics, KID, IS and the FID/KID/IS
 metrics' plumbing (real-stats cache, per-process state)."""
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -73,10 +74,14 @@ def test_frechet_near_singular_covariances():
 def test_gaussian_stats_streaming_matches_numpy():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(257, 16)) * rng.uniform(0.1, 5, size=16) + 3
-    stats = GaussianStats(16)
+    stats = GaussianStats(16, flush_rows=50)  # buffered rows flush at 100
     for i, chunk in enumerate(np.array_split(x, [5, 6, 100, 180])):
         stats.update(torch.from_numpy(chunk) if i % 2 else chunk)
     assert stats.n == 257
+    # Pickled between processes with rows still buffered: nothing is lost.
+    copy = pickle.loads(pickle.dumps(GaussianStats(16).update(x[:30])))
+    np.testing.assert_allclose(copy.cov(), np.cov(x[:30], rowvar=False),
+                               rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(stats.mean(), x.mean(0), rtol=1e-12)
     np.testing.assert_allclose(stats.cov(), np.cov(x, rowvar=False),
                                rtol=1e-10, atol=1e-12)
@@ -239,8 +244,10 @@ def test_fid_real_stats_cache_hit_miss_invalidation(dummy_weights, tmp_path):
     fid_first = first.evaluate(6)['FID/fid']
     files = os.listdir(cache_dir)
     assert len(files) == 1 and files[0].startswith('fid-gaussian-')  # saved
+    # 6 samples: rank-deficient covariances, whose square-root trace is
+    # exact only to ~1e-7 relative whichever way the sums are ordered.
     assert fid_first == pytest.approx(
-        _reference_fid(fake, real, first.extract), rel=1e-7)
+        _reference_fid(fake, real, first.extract), rel=1e-5)
 
     # Hit: no real images needed; same value.
     second = _patched(FrechetInceptionDistance(**cfg))

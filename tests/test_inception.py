@@ -8,8 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gentk.evaluation.inception import (FIDInceptionV3, inception_throughput,
-                                        shared_inception)
+from gentk.evaluation.inception import FIDInceptionV3, shared_inception
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'tools', 'convert'))
@@ -22,10 +21,8 @@ def torchscript_path():
 
 
 @pytest.fixture(scope='module')
-def converted(tmp_path_factory, torchscript_path):
-    out = str(tmp_path_factory.mktemp('fid') / 'pt_inception-2015-12-05.pth')
-    assert converter.main(['--src', torchscript_path, '--out', out]) == out
-    return out
+def converted(fid_inception_weights):
+    return fid_inception_weights
 
 
 def test_converted_features_match_torchscript(converted, torchscript_path):
@@ -103,7 +100,16 @@ def test_shared_network_and_eval_mode(converted):
     assert not any(p.requires_grad for p in net.parameters())
 
 
-def test_throughput_function_runs():
-    result = inception_throughput(batch_size=1, height=32, width=64,
-                                  repeats=1, warmup=0)
-    assert result['images_per_s'] > 0 and result['batch_size'] == 1
+def test_folded_batch_norm_gives_the_same_features(converted):
+    """The metrics' shared network folds each batch norm into its
+    convolution: same features as pytorch-fid's module layout."""
+    images = torch.rand(2, 3, 48, 64) * 2 - 1
+    plain = FIDInceptionV3(converted)
+    expected = plain(images)
+    folded = FIDInceptionV3(converted).fold_batch_norm()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d)
+                   for m in folded.modules())
+    assert 'Mixed_7c.branch_pool.conv.bias' in folded.state_dict()
+    torch.testing.assert_close(folded(images), expected, atol=1e-4, rtol=0)
+    torch.testing.assert_close(shared_inception(converted)(images), expected,
+                               atol=1e-4, rtol=0)

@@ -102,13 +102,16 @@ def render_metrics(report: dict, console) -> None:
                   f'batch {inc["batch_size"]}')
     table.add_row('Inception features (plain PyTorch)',
                   f'{inc["plain_images_per_s"]:.1f}',
-                  'no_grad, channels-last, batched resize')
+                  'module layout (batch norms kept), no_grad, channels-last, '
+                  'batched resize')
     if 'fid' in report:
         fid = report['fid']
+        value = (f'FID {fid["fid"]:.1f} vs {fid["real_images"]} real'
+                 if fid['fid'] is not None else 'random Inception weights')
         table.add_row(f'FID end to end, {fid["num_images"]} images',
                       f'{fid["images_per_s"]:.1f}',
                       f'{fid["seconds"]:.0f} s (render, generate, Inception, '
-                      f'statistics); G: {fid["checkpoint"]}')
+                      f'statistics; {value}); G: {fid["checkpoint"]}')
     for name, seg in report['segmentors'].items():
         table.add_row(f'segment: {name}', f'{seg["images_per_s"]:.1f}',
                       f'{seg["size"][1]}x{seg["size"][0]}, inference scale '

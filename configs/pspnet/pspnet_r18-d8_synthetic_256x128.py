@@ -7,7 +7,9 @@
 # (inference_scale; predictions come back at the input size), which gives
 # thin classes (poles, signs, lights, people) more than a 1/8-size cell.
 # Validation: the 50 scenes of seed 1 (training scenes come from seed 0),
-# scored at 256x128.
+# scored at 256x128. Measured on 2 CPU cores: 0.65 s/iter, 69.2 mIoU
+# (96.7 pixel acc) after 1000 iterations (11 min), 75.8 (97.4) after 2000
+# (22 min); see docs/evaluation.md.
 _base_ = [
     '../_base_/models/pspnet_r50-d8.py',
     '../_base_/datasets/synthetic_streets_256x128.py',

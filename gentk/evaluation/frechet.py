@@ -26,11 +26,22 @@ import torch
 
 class GaussianStats:
     """Float64 running ``n``, ``sum x``, ``sum x x^T`` of d-dim features
-    (d taken from the first batch when not given)."""
+    (d taken from the first batch when not given).
 
-    def __init__(self, dim: Optional[int] = None) -> None:
+    Rows are buffered (float64, at most ``flush_rows`` of them) and added
+    to ``sum x x^T`` in one product when the buffer fills or a statistic is
+    read: the d x d update reads and writes 32 MB for d = 2048 whatever the
+    number of rows, so 16-row batches made it ~10x dearer per image than
+    one 256-row product. Same float64 arithmetic, same result.
+    """
+
+    def __init__(self, dim: Optional[int] = None,
+                 flush_rows: int = 256) -> None:
         self.n = 0
         self.sum = self.sum_outer = None
+        self.flush_rows = flush_rows
+        self._pending = []
+        self._pending_rows = 0
         if dim is not None:
             self._allocate(dim)
 
@@ -47,14 +58,32 @@ class GaussianStats:
                              f'got {tuple(x.shape)}')
         self.n += x.shape[0]
         self.sum += x.sum(axis=0)
-        self.sum_outer += x.T @ x
+        self._pending.append(x)
+        self._pending_rows += x.shape[0]
+        if self._pending_rows >= self.flush_rows:
+            self.flush()
         return self
+
+    def flush(self) -> 'GaussianStats':
+        """Add the buffered rows to ``sum_outer``."""
+        if self._pending:
+            x = np.concatenate(self._pending)
+            self.sum_outer += x.T @ x
+            self._pending, self._pending_rows = [], 0
+        return self
+
+    def __getstate__(self) -> dict:
+        # Sent between processes (mmengine's collect): no buffered rows.
+        self.flush()
+        return self.__dict__.copy()
 
     def merge(self, other: 'GaussianStats') -> 'GaussianStats':
         if other.sum is None:
             return self
         if self.sum is None:
             self._allocate(other.sum.shape[0])
+        self.flush()
+        other.flush()
         self.n += other.n
         self.sum += other.sum
         self.sum_outer += other.sum_outer
@@ -76,6 +105,7 @@ class GaussianStats:
     def cov(self) -> np.ndarray:
         """Unbiased covariance, (sum x x^T - n mu mu^T) / (n - 1)."""
         self._require(2)
+        self.flush()
         mu = self.mean()
         cov = (self.sum_outer - self.n * np.outer(mu, mu)) / (self.n - 1)
         return (cov + cov.T) / 2  # exact symmetry for eigh
