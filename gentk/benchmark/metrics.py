@@ -125,7 +125,7 @@ def fid_end_to_end(num_images: int = 10000, batch_size: int = 16,
         cfg.load_from = checkpoint
         runner = build_runner(cfg)
         print(f'FID end to end over {num_images} generated images '
-              '(about 0.1 s each on 2 CPU cores)...', flush=True)
+              '(about 0.15 s each on 2 CPU cores)...', flush=True)
         start, cpu_start = time.perf_counter(), time.process_time()
         metrics = runner.test()
         seconds = time.perf_counter() - start
