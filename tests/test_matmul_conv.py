@@ -11,9 +11,14 @@ from gentk.models.layers import ConvNormAct, ResidualBlock
 from gentk.models.layers import matmul_conv
 from gentk.models.layers.matmul_conv import Conv2d
 
-pytestmark = pytest.mark.skipif(matmul_conv._LINEAR is None
-                                or not torch.backends.mkldnn.is_available(),
-                                reason='no oneDNN linear op in this torch')
+
+
+def test_the_pinned_torch_has_the_onednn_product():
+    """The CPU wheel gentk installs (torch 2.13.0) ships oneDNN and its
+    inner-product op; without them every test below would only exercise
+    nn.Conv2d's fallback, so their absence is a failure, not a skip."""
+    assert torch.backends.mkldnn.is_available()
+    assert matmul_conv._LINEAR is not None
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """PSPNet weight files (round trip, init_model, the mmsegmentation
 converter), its data transform and its configs."""
+import argparse
 import os
 import sys
 
@@ -63,6 +64,13 @@ def test_converter_rewrites_numpy_meta_and_checks_the_config(tmp_path):
     plain = load_weights(dst)
     assert set(plain['state_dict']) == set(state)
     assert plain['meta']['palette'] == [[0, 0, 0]] * 19
+    # Other objects are refused, never unpickled.
+    odd = str(tmp_path / 'odd.pth')
+    torch.save({'state_dict': state, 'meta': {'args': argparse.Namespace()}},
+               odd)
+    with pytest.raises(RuntimeError, match=r'odd\.pth .*Namespace.*Re-save'):
+        mmseg_pspnet.main([odd, str(tmp_path / 'never.pth')])
+    assert not os.path.exists(tmp_path / 'never.pth')
     # A file that does not fit the config is reported.
     del state['decode_head.conv_seg.bias']
     state['decode_head.extra'] = torch.zeros(1)

@@ -16,8 +16,9 @@ and a plain-text meta, so ``gentk.utils.load_weights`` (and ``load_from``,
 
 Loading order: ``weights_only=True``; then ``weights_only=True`` with numpy's
 scalar/array reconstructors allow-listed (they rebuild numbers, run no other
-code); other globals need ``--trust-source`` (a full unpickle: only for files
-from a source you trust). ``--config`` checks every key and shape against
+code). Anything else is refused, never unpickled: re-save the state dict
+where the file was made (``torch.save(ckpt['state_dict'], path)``) and
+convert that. ``--config`` checks every key and shape against
 the config's model, built on the meta device (no memory).
 """
 import argparse
@@ -44,8 +45,9 @@ def numpy_globals() -> List[Any]:
     return rebuilders + [np.ndarray, np.dtype] + dtype_classes
 
 
-def read_checkpoint(path: str, trust_source: bool = False) -> Any:
-    """The unpickled file, as safely as it can be read (see module doc)."""
+def read_checkpoint(path: str) -> Any:
+    """The unpickled file, read with ``weights_only=True`` only (see the
+    module doc)."""
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception:  # the restricted unpickler raises several types
@@ -54,13 +56,16 @@ def read_checkpoint(path: str, trust_source: bool = False) -> Any:
         with torch.serialization.safe_globals(numpy_globals()):
             return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:
-        if not trust_source:
-            raise RuntimeError(
-                f'{path} needs more than tensors and numpy scalars to load '
-                f'({type(err).__name__}: {err}). If you trust its source, '
-                'rerun with --trust-source.') from err
-    # Trusted by the user's explicit choice (--trust-source).
-    return torch.load(path, map_location='cpu', weights_only=False)
+        # torch's message is long; the line naming the refused global is
+        # the useful one.
+        lines = str(err).splitlines() or ['']
+        reason = next((line.strip() for line in lines
+                       if 'Unsupported global' in line), lines[0])
+        raise RuntimeError(
+            f'{path} holds more than tensors and numpy values, so it is not '
+            f'unpickled ({reason}). Re-save its state '
+            "dict where it was made (torch.save(ckpt['state_dict'], path)) "
+            'and convert that file.') from err
 
 
 def plain_meta(meta: Any, source: str) -> Dict[str, Any]:
@@ -80,10 +85,10 @@ def plain_meta(meta: Any, source: str) -> Dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in out.items()}
 
 
-def convert(src: str, dst: str, trust_source: bool = False) -> Dict[str, torch.Tensor]:
+def convert(src: str, dst: str) -> Dict[str, torch.Tensor]:
     """Write ``{'state_dict': tensors, 'meta': plain}`` to ``dst``; return
     the state dict."""
-    checkpoint = read_checkpoint(src, trust_source)
+    checkpoint = read_checkpoint(src)
     state = {k: v for k, v in state_dict_from(checkpoint).items()
              if isinstance(v, torch.Tensor)}
     if not state:
@@ -118,11 +123,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('dst', help='output weight file')
     parser.add_argument('--config', help='gentk config whose model the '
                         'weights must fit exactly')
-    parser.add_argument('--trust-source', action='store_true',
-                        help='allow a full unpickle if the safe loaders '
-                        'refuse the file')
     args = parser.parse_args(argv)
-    state = convert(args.src, args.dst, args.trust_source)
+    state = convert(args.src, args.dst)
     print(f'wrote {len(state)} tensors to {args.dst}')
     if args.config:
         problems = check_against_config(state, args.config)
