@@ -103,16 +103,19 @@ def fid_end_to_end(num_images: int = 10000, batch_size: int = 16,
         evaluator = dict(type='FrechetInceptionDistance',
                          inception_weights=weights, real_stats_cache=cache,
                          dataset_key=key, batch_size=batch_size)
-        # Fill the real statistics cache (untimed) from a few real photos.
+        # Fill the real statistics cache (untimed) from a few real photos:
+        # their features once, summarised as the metric stores them.
         filler = FrechetInceptionDistance(weights, real_stats_cache=cache,
                                           dataset_key=key)
         from gentk.datasets.synthetic_streets import render_street_scene
-        real = torch.stack([
-            torch.from_numpy(render_street_scene(1000 + i, height=128, width=256)
-                             ['img'].transpose(2, 0, 1).copy())
-            for i in range(real_images)]).float() / 127.5 - 1
-        filler.process(None, [dict(fake_img=img, gt_img=img) for img in real])
-        filler.compute_metrics(filler.results)
+        real = [torch.from_numpy(
+                    render_street_scene(1000 + i, height=128, width=256)
+                    ['img'].transpose(2, 0, 1).copy()).float() / 127.5 - 1
+                for i in range(real_images)]
+        features, _ = filler.extract(filler.batch_images(
+            [dict(gt_img=img) for img in real], 'gt_img'))
+        filler.cache.save(filler.cache_description(), filler.summarize(
+            [filler.new_state().update(features)]))
         options = {
             'test_dataloader.batch_size': batch_size,
             'test_dataloader.num_workers': 1,

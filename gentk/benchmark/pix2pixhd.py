@@ -44,16 +44,18 @@ import os
 import platform
 import subprocess
 import sys
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from .timing import count_flops, conv_throughput, peak_rss_bytes, time_calls
+from .timing import (conv_throughput, count_flops, peak_rss_bytes,
+                     profile_table, time_calls)
 
 TARGETS = {'train': 0.65, 'infer': 0.95}
-REFERENCE = ('official pix2pixHD networks at 256x128 on this machine: '
-             '4.2 s/step, 225 GFLOP (~45%); 0.56 s/image, 61 GFLOP (~90%)')
+REFERENCE = ('the issue quotes the official pix2pixHD networks at 256x128 at '
+             '4.2 s/step, 225 GFLOP (~45%); 0.56 s/image, 61 GFLOP (~90%); '
+             'measured by this harness: docs/benchmark.md')
 NUM_CLASSES = 35  # Cityscapes label ids; + 1 instance-edge channel = 36
 PAPER_NETWORKS = dict(
     generator=dict(type='GlobalGenerator', base_channels=64,
@@ -180,15 +182,6 @@ def run_case(mode: str, width: int, height: int, repeats: int = 5,
         case['profile'] = profile_table(step, profile_rows)
     case['peak_rss_bytes'] = peak_rss_bytes()
     return case
-
-
-def profile_table(step: Callable[[], object], rows: int) -> str:
-    """``torch.profiler`` table (self CPU time) of one call of ``step``."""
-    from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        step()
-    return prof.key_averages().table(sort_by='self_cpu_time_total',
-                                     row_limit=rows)
 
 
 def run_case_isolated(mode: str, width: int, height: int, threads: int,

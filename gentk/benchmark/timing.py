@@ -71,3 +71,12 @@ def peak_rss_bytes() -> int:
     macOS reports bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == 'darwin' else peak * 1024
+
+
+def profile_table(step: Callable[[], object], rows: int) -> str:
+    """``torch.profiler`` table (self CPU time) of one call of ``step``."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    return prof.key_averages().table(sort_by='self_cpu_time_total',
+                                     row_limit=rows)

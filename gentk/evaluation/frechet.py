@@ -41,7 +41,6 @@ class GaussianStats:
         self.sum = self.sum_outer = None
         self.flush_rows = flush_rows
         self._pending = []
-        self._pending_rows = 0
         if dim is not None:
             self._allocate(dim)
 
@@ -59,8 +58,7 @@ class GaussianStats:
         self.n += x.shape[0]
         self.sum += x.sum(axis=0)
         self._pending.append(x)
-        self._pending_rows += x.shape[0]
-        if self._pending_rows >= self.flush_rows:
+        if sum(len(rows) for rows in self._pending) >= self.flush_rows:
             self.flush()
         return self
 
@@ -69,7 +67,7 @@ class GaussianStats:
         if self._pending:
             x = np.concatenate(self._pending)
             self.sum_outer += x.T @ x
-            self._pending, self._pending_rows = [], 0
+            self._pending = []
         return self
 
     def __getstate__(self) -> dict:
