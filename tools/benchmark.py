@@ -16,17 +16,13 @@ Resolutions are ``WIDTHxHEIGHT`` (pix2pixHD's 1024x512 is 1024 wide).
 import argparse
 import json
 import os
+import sys
+from typing import List, Optional, Tuple
 
-# Read by torch at its first large CPU allocation, so before importing it
-# (see gentk/benchmark/pix2pixhd.py).
-os.environ.setdefault('THP_MEM_ALLOC_ENABLE', '1')
-import sys  # noqa: E402
-from typing import List, Optional, Tuple  # noqa: E402
+import torch
 
-import torch  # noqa: E402
-
-from gentk.benchmark.metrics import run_metric_benchmark  # noqa: E402
-from gentk.benchmark.pix2pixhd import (ADAM_IMPLEMENTATIONS, TARGETS,  # noqa: E402
+from gentk.benchmark.metrics import run_metric_benchmark
+from gentk.benchmark.pix2pixhd import (ADAM_IMPLEMENTATIONS, TARGETS,
                                        run_pix2pixhd_benchmark)
 
 GIB = 1024**3
@@ -53,7 +49,9 @@ def render_pix2pixhd(report: dict, console) -> None:
     table = Table(title=(
         f'pix2pixHD benchmark - torch {machine["torch"]}, '
         f'{machine["threads"]} threads, fp32 3x3 conv peak '
-        f'{peak["flops_per_s"] / 1e9:.0f} GFLOP/s ({layouts})'))
+        f'{peak["flops_per_s"] / 1e9:.0f} GFLOP/s ({layouts}); malloc '
+        + ('keeps freed memory' if report['settings']['keep_freed_memory']
+           else 'defaults')))
     for column in ('resolution', 'case', 'best s', 'median s', 'CPU s',
                    'GFLOP', 'GFLOP/s', '% conv peak', '(CPU time)', 'target',
                    'peak RSS GiB'):
@@ -147,6 +145,10 @@ def main(argv: Optional[List[str]] = None) -> dict:
                         default='config',
                         help="Adam implementation (default: the schedule "
                              "config's)")
+    parser.add_argument('--malloc-default', action='store_true',
+                        help="leave glibc malloc's defaults (training runs "
+                             'keep freed memory in the heap: '
+                             'gentk/utils/cpu_heap.py)')
     parser.add_argument('--profile', type=int, default=0, metavar='ROWS',
                         help='also print a torch.profiler table of one call')
     parser.add_argument('--fid-images', type=int, default=None,
@@ -177,7 +179,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
             warmup=1 if args.quick else args.warmup, threads=args.threads,
             batch_size=args.batch_size, isolate=not args.no_isolate,
             peak_repeats=4 if args.quick else 10, profile_rows=args.profile,
-            adam=args.adam)
+            adam=args.adam, keep_freed_memory=not args.malloc_default)
         render_pix2pixhd(report['pix2pixhd'], console)
     if 'metrics' not in args.skip:
         fid_images = args.fid_images if args.fid_images is not None else (

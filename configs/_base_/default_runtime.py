@@ -10,6 +10,11 @@ env_cfg = dict(
     # tools/train.py switches to gloo when no GPU is present.
     dist_cfg=dict(backend='nccl'))
 
+# Reuse freed CPU memory instead of page-faulting it in again every step
+# (gentk/utils/cpu_heap.py): ~30% faster paper-sized steps on a CPU for
+# a few hundred MB more resident memory. False leaves malloc as it is.
+keep_freed_cpu_memory = True
+
 # Each network of a GAN gets its own DistributedDataParallel wrapper.
 model_wrapper_cfg = dict(
     type='MMSeparateDistributedDataParallel', broadcast_buffers=False,

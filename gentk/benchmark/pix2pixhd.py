@@ -34,10 +34,10 @@ is recorded, and best-of-N is the figure to compare (with one thread,
 The optimiser is the paper schedule's (``configs/_base_/schedules/
 pix2pixhd_200e.py``: Adam 2e-4, betas (0.5, 0.999), fused), so the step
 timed here is the one ``tools/train.py`` runs; ``--adam`` overrides the
-implementation for comparisons. Large CPU tensors go on transparent huge
-pages (``THP_MEM_ALLOC_ENABLE=1``, which ``tools/benchmark.py`` sets
-unless the environment does): on this kind of VM a fresh 38 MB buffer
-costs ~20 ms of 4 KiB page faults otherwise.
+implementation for comparisons. As in training runs (the default
+runtime's ``keep_freed_cpu_memory=True``), freed memory stays in the heap
+(``gentk.utils.cpu_heap``); ``keep_freed_memory=False``
+(``--malloc-default``) measures glibc's default instead.
 """
 import json
 import os
@@ -49,6 +49,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..utils import cpu_heap
 from .timing import (conv_throughput, count_flops, peak_rss_bytes,
                      profile_table, time_calls)
 
@@ -137,11 +138,14 @@ def run_case(mode: str, width: int, height: int, repeats: int = 5,
              warmup: int = 2, batch_size: int = 1,
              networks: Optional[dict] = None, num_classes: int = NUM_CLASSES,
              profile_rows: int = 0, seed: int = 0,
-             adam: str = 'config') -> Dict[str, object]:
+             adam: str = 'config',
+             keep_freed_memory: bool = True) -> Dict[str, object]:
     """Time one case in this process. ``mode``: ``'train'`` (one
     ``train_step``) or ``'infer'`` (``model.sample`` of one batch)."""
     if mode not in TARGETS:
         raise ValueError(f"mode must be 'train' or 'infer', got {mode!r}")
+    if keep_freed_memory:
+        cpu_heap.keep_freed_memory()
     torch.manual_seed(seed)
     model, optim_wrapper = build(networks, num_classes,
                                  with_optimizer=mode == 'train', adam=adam)
@@ -172,7 +176,8 @@ def run_case(mode: str, width: int, height: int, repeats: int = 5,
         flops_per_s=flops / timing['best'],
         generator_params=num_params(model.generator),
         discriminator_params=num_params(model.discriminator),
-        threads=torch.get_num_threads())
+        threads=torch.get_num_threads(),
+        keeps_freed_memory=cpu_heap.keeps_freed_memory())
     if optim_wrapper is not None:
         case['optimizer'] = {
             role: {k: v for k, v in wrapper.optimizer.defaults.items()
@@ -221,7 +226,7 @@ def run_pix2pixhd_benchmark(resolutions: Sequence[Tuple[int, int]] = ((256, 128)
                   num_classes: int = NUM_CLASSES, isolate: bool = True,
                   peak_repeats: int = 10, peak_channels: int = 256,
                   peak_size: int = 128, profile_rows: int = 0,
-                  adam: str = 'config') -> dict:
+                  adam: str = 'config', keep_freed_memory: bool = True) -> dict:
     """Every (resolution, mode) case; the report as a JSON-able dict."""
     if threads:
         torch.set_num_threads(threads)
@@ -236,7 +241,7 @@ def run_pix2pixhd_benchmark(resolutions: Sequence[Tuple[int, int]] = ((256, 128)
                       isolate=isolate, networks=networks or PAPER_NETWORKS,
                       num_classes=num_classes,
                       optimizer=optimizer_cfg(adam), adam=adam,
-                      thp_mem_alloc=os.environ.get('THP_MEM_ALLOC_ENABLE'),
+                      keep_freed_memory=keep_freed_memory,
                       flops='FlopCounterMode: conv/matmul, 2 per MAC',
                       peak_rss='getrusage ru_maxrss of a fresh process per '
                                'case' if isolate else
@@ -250,7 +255,7 @@ def run_pix2pixhd_benchmark(resolutions: Sequence[Tuple[int, int]] = ((256, 128)
             kwargs = dict(repeats=repeats, warmup=warmup,
                           batch_size=batch_size, networks=networks,
                           num_classes=num_classes, profile_rows=profile_rows,
-                          adam=adam)
+                          adam=adam, keep_freed_memory=keep_freed_memory)
             case = (run_case_isolated(mode, width, height, threads, **kwargs)
                     if isolate else run_case(mode, width, height, **kwargs))
             cases.append(summarise(case, peak['flops_per_s'],

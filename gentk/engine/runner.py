@@ -31,6 +31,7 @@ from mmengine.utils import apply_to
 
 from gentk.registry import RUNNERS
 from gentk.utils import atomic_save, load_trusted_checkpoint, load_weights
+from gentk.utils.cpu_heap import keep_freed_memory
 
 _CKPT_NAME = re.compile(r'(iter|epoch)_(\d+)\.pth$')
 
@@ -116,6 +117,14 @@ class GenRunner(Runner):
     """The runner every gentk config uses (``runner_type='GenRunner'``)."""
 
     _resuming = False
+
+    @classmethod
+    def from_cfg(cls, cfg) -> 'GenRunner':
+        # Before the model exists: the setting applies to every later
+        # allocation (gentk/utils/cpu_heap.py says why).
+        if cfg.get('keep_freed_cpu_memory', False):
+            keep_freed_memory()
+        return super().from_cfg(cfg)
 
     def setup_env(self, env_cfg: dict) -> None:
         # mmengine's pytorch-launcher setup calls torch.cuda.set_device even
