@@ -18,7 +18,8 @@ oneDNN available and enabled, no autocast, no dilation, one group, and a
 weight that dwarfs the output map (``out_channels >= MATMUL_PIXEL_RATIO *
 batch * H_out * W_out``); everything else, CUDA included, is
 ``nn.Conv2d``'s own forward. The multiply-accumulates are exactly the
-convolution's (``im2col`` by ``F.unfold``, ``col2im`` by ``F.fold``), so
+convolution's (``im2col`` by ``F.unfold``; ``col2im`` as strided additions
+in the layout the product leaves, see :func:`_col2im_pixel_major`), so
 ``FlopCounterMode`` gets a formula for the oneDNN op below.
 
 Backward computes ``dW = dOut @ cols^T`` and ``dcols = W^T @ dOut`` as two
@@ -87,6 +88,34 @@ def _autocast_on() -> bool:
         return torch.is_autocast_cpu_enabled()
 
 
+def _col2im_pixel_major(cols: Tensor, x_shape: torch.Size,
+                        kernel: Tuple[int, int], padding: Tuple[int, int],
+                        stride: Tuple[int, int]) -> Tensor:
+    """``F.fold`` of ``cols`` given as ``[N * L, C * kh * kw]`` (one row per
+    output pixel, as ``dOut^T @ W`` comes out), without transposing it.
+
+    Each kernel tap adds its ``[N, H_out, W_out, C]`` slice into a
+    channels-last buffer at its offset: ``kh * kw`` strided additions over
+    the map. ``F.fold`` would need the ``[N, C * kh * kw, L]`` layout, a
+    transposed copy of ``cols`` (and it is slower itself: 1024 channels,
+    3x3, 8x16 map on two cores: 2.8 ms for copy and fold, 0.9 ms here).
+    """
+    batch, channels, height, width = x_shape
+    (kh, kw), (pad_h, pad_w), (stride_h, stride_w) = kernel, padding, stride
+    out_h = (height + 2 * pad_h - kh) // stride_h + 1
+    out_w = (width + 2 * pad_w - kw) // stride_w + 1
+    taps = cols.view(batch, out_h, out_w, channels, kh, kw)
+    padded = cols.new_zeros(batch, height + 2 * pad_h, width + 2 * pad_w,
+                            channels)
+    span_h, span_w = stride_h * (out_h - 1) + 1, stride_w * (out_w - 1) + 1
+    for i in range(kh):
+        for j in range(kw):
+            padded[:, i:i + span_h:stride_h, j:j + span_w:stride_w] += \
+                taps[..., i, j]
+    return padded[:, pad_h:pad_h + height, pad_w:pad_w + width] \
+        .permute(0, 3, 1, 2).contiguous()
+
+
 class _ConvAsMatmul(torch.autograd.Function):
     """Zero-padded convolution of ``x`` as ``W @ im2col(x)``."""
 
@@ -152,12 +181,10 @@ class _ConvAsMatmul(torch.autograd.Function):
         if needs_b:
             grad_b = grad.sum(1)
         if needs_x:
-            # (W^T @ dOut)^T = dOut^T @ W: [NL, Cin*kh*kw]
+            # (W^T @ dOut)^T = dOut^T @ W: [NL, Cin*kh*kw], pixel-major
             grad_cols = torch.mm(grad.t(), weight.reshape(out_channels, -1))
-            pixels = grad_cols.size(0) // batch
-            grad_cols = grad_cols.view(batch, pixels, -1).transpose(1, 2)
-            grad_x = F.fold(grad_cols, (height, width), weight.shape[2:],
-                            padding=ctx.padding, stride=ctx.stride)
+            grad_x = _col2im_pixel_major(grad_cols, x.shape, weight.shape[2:],
+                                         ctx.padding, ctx.stride)
         return grad_x, grad_w, grad_b, None, None
 
 
