@@ -9,7 +9,7 @@ fresh ``mmap`` and returns them with ``munmap`` on ``free``, so every step
 page-faults and zeroes that memory again in the kernel. On a 2-core VM
 that cost 0.6-1.8 s of system time per pix2pixHD step at 256x128 (1.9-2.3 s
 -> 1.30 s per step once the heap keeps them; see docs/benchmark.md), for
-~0.25 GiB more peak RSS: the heap holds its high-water mark instead of
+~0.3 GiB more peak RSS: the heap holds its high-water mark instead of
 giving pages back between steps.
 
 :func:`keep_freed_memory` switches ``malloc`` to serve every block from the
