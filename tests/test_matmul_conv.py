@@ -12,7 +12,6 @@ from gentk.models.layers import matmul_conv
 from gentk.models.layers.matmul_conv import Conv2d
 
 
-
 def test_the_pinned_torch_has_the_onednn_product():
     """The CPU wheel gentk installs (torch 2.13.0) ships oneDNN and its
     inner-product op; without them every test below would only exercise

@@ -179,7 +179,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
             warmup=1 if args.quick else args.warmup, threads=args.threads,
             batch_size=args.batch_size, isolate=not args.no_isolate,
             peak_repeats=4 if args.quick else 10, profile_rows=args.profile,
-            adam=args.adam, keep_freed_memory=not args.malloc_default)
+            adam=args.adam,
+            keep_freed_memory=False if args.malloc_default else None)
         render_pix2pixhd(report['pix2pixhd'], console)
     if 'metrics' not in args.skip:
         fid_images = args.fid_images if args.fid_images is not None else (

@@ -34,8 +34,8 @@ is recorded, and best-of-N is the figure to compare (with one thread,
 The optimiser is the paper schedule's (``configs/_base_/schedules/
 pix2pixhd_200e.py``: Adam 2e-4, betas (0.5, 0.999), fused), so the step
 timed here is the one ``tools/train.py`` runs; ``--adam`` overrides the
-implementation for comparisons. As in training runs (the default
-runtime's ``keep_freed_cpu_memory=True``), freed memory stays in the heap
+implementation for comparisons. As in training runs, freed memory stays
+in the heap when the default runtime says ``keep_freed_cpu_memory=True``
 (``gentk.utils.cpu_heap``); ``keep_freed_memory=False``
 (``--malloc-default``) measures glibc's default instead.
 """
@@ -65,9 +65,17 @@ PAPER_NETWORKS = dict(
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEDULE = os.path.join(REPO, 'configs', '_base_', 'schedules',
                         'pix2pixhd_200e.py')
+RUNTIME = os.path.join(REPO, 'configs', '_base_', 'default_runtime.py')
 ADAM_IMPLEMENTATIONS = {'config': {}, 'fused': dict(fused=True, foreach=None),
                         'foreach': dict(fused=None, foreach=True),
                         'loop': dict(fused=None, foreach=False)}
+
+
+def runtime_keeps_freed_memory() -> bool:
+    """The default runtime's ``keep_freed_cpu_memory``: what a training run
+    with ``tools/train.py`` does, so what the benchmark does by default."""
+    from mmengine.config import Config
+    return bool(Config.fromfile(RUNTIME).get('keep_freed_cpu_memory', False))
 
 
 def optimizer_cfg(adam: str = 'config') -> dict:
@@ -139,11 +147,14 @@ def run_case(mode: str, width: int, height: int, repeats: int = 5,
              networks: Optional[dict] = None, num_classes: int = NUM_CLASSES,
              profile_rows: int = 0, seed: int = 0,
              adam: str = 'config',
-             keep_freed_memory: bool = True) -> Dict[str, object]:
+             keep_freed_memory: Optional[bool] = None) -> Dict[str, object]:
     """Time one case in this process. ``mode``: ``'train'`` (one
-    ``train_step``) or ``'infer'`` (``model.sample`` of one batch)."""
+    ``train_step``) or ``'infer'`` (``model.sample`` of one batch);
+    ``keep_freed_memory=None`` follows the default runtime."""
     if mode not in TARGETS:
         raise ValueError(f"mode must be 'train' or 'infer', got {mode!r}")
+    if keep_freed_memory is None:
+        keep_freed_memory = runtime_keeps_freed_memory()
     if keep_freed_memory:
         cpu_heap.keep_freed_memory()
     torch.manual_seed(seed)
@@ -226,8 +237,12 @@ def run_pix2pixhd_benchmark(resolutions: Sequence[Tuple[int, int]] = ((256, 128)
                   num_classes: int = NUM_CLASSES, isolate: bool = True,
                   peak_repeats: int = 10, peak_channels: int = 256,
                   peak_size: int = 128, profile_rows: int = 0,
-                  adam: str = 'config', keep_freed_memory: bool = True) -> dict:
-    """Every (resolution, mode) case; the report as a JSON-able dict."""
+                  adam: str = 'config',
+                  keep_freed_memory: Optional[bool] = None) -> dict:
+    """Every (resolution, mode) case; the report as a JSON-able dict.
+    ``keep_freed_memory=None`` follows the default runtime."""
+    if keep_freed_memory is None:
+        keep_freed_memory = runtime_keeps_freed_memory()
     if threads:
         torch.set_num_threads(threads)
     threads = torch.get_num_threads()
