@@ -36,6 +36,18 @@ def test_normalises_and_one_hots_with_edges():
     assert out['label'].dtype == torch.long and out['inst'].shape == (2, 2, 3)
 
 
+def test_channels_last_lays_out_the_same_values_nhwc():
+    nchw = GenDataPreprocessor(num_classes=3, use_instance_edges=True)(batch())
+    nhwc = GenDataPreprocessor(num_classes=3, use_instance_edges=True,
+                               channels_last=True)(batch())
+    for key in ('img', 'cond'):
+        got, want = nhwc['inputs'][key], nchw['inputs'][key]
+        assert want.is_contiguous()
+        assert got.is_contiguous(memory_format=torch.channels_last)
+        assert not got.is_contiguous()  # 2x3 maps of 3-4 channels: NHWC only
+        assert torch.equal(got, want)
+
+
 def test_without_edges_and_without_photo():
     pre = GenDataPreprocessor(num_classes=3)
     out = pre(batch(with_inst=False, with_img=False))['inputs']

@@ -24,6 +24,7 @@ def test_the_pinned_torch_has_the_onednn_product():
 def always_matmul(monkeypatch):
     """Route every eligible convolution, however small, through the product."""
     monkeypatch.setattr(matmul_conv, 'MATMUL_PIXEL_RATIO', 0.0)
+    monkeypatch.setattr(matmul_conv, 'MATMUL_BACKWARD_PIXEL_RATIO', 0.0)
     monkeypatch.setattr(matmul_conv, 'MATMUL_MIN_REDUCTION', 0)
 
 
@@ -49,7 +50,7 @@ def test_matches_nn_conv2d(always_matmul, batch, cin, cout, k, stride, pad,
                   bias=bias)
     ref = twin(conv)
     x = torch.randn(batch, cin, 9, 11, requires_grad=True)
-    assert conv.use_matmul(x)
+    assert conv.route(x) == 'matmul'
     out, expected = conv(x), ref(x)
     torch.testing.assert_close(out, expected)
     grad = torch.randn_like(out)
@@ -95,30 +96,64 @@ def test_flops_are_the_convolution_flops(always_matmul):
 
 def test_route_selection():
     with torch.device('meta'):  # any device but the CPU: nn.Conv2d's forward
-        assert not Conv2d(1024, 1024, 3, padding=1).use_matmul(
-            torch.empty(1, 1024, 8, 16))
+        assert Conv2d(1024, 1024, 3, padding=1).route(
+            torch.empty(1, 1024, 8, 16)) is None
     wide = Conv2d(256, 1024, 3, padding=1)
-    assert wide.use_matmul(torch.empty(1, 256, 8, 16))       # 1024 >= 4 * 128
-    assert not wide.use_matmul(torch.empty(1, 256, 16, 32))  # 1024 < 4 * 512
-    assert not wide.use_matmul(torch.empty(4, 256, 8, 16))   # batch counts
-    assert not wide.use_matmul(
-        torch.empty(1, 256, 8, 16, dtype=torch.float64))
+    assert wide.route(torch.empty(1, 256, 8, 16)) == 'matmul'  # 1024 >= 4 * 128
+    # 2 * 512 <= 1024 < 4 * 512: oneDNN forward, products backward
+    assert wide.route(torch.empty(1, 256, 16, 32)) == 'backward'
+    with torch.no_grad():  # no backward to run: oneDNN's convolution
+        assert wide.route(torch.empty(1, 256, 16, 32)) is None
+    assert wide.route(torch.empty(1, 256, 16, 64)) is None  # 1024 < 2 * 1024
+    assert wide.route(torch.empty(4, 256, 8, 16)) == 'backward'  # batch counts
+    assert wide.route(torch.empty(1, 256, 8, 16, dtype=torch.float64)) is None
     # a reduction of 8 * 9 < MATMUL_MIN_REDUCTION
-    assert not Conv2d(8, 1024, 3, padding=1).use_matmul(torch.empty(1, 8, 4, 4))
+    assert Conv2d(8, 1024, 3, padding=1).route(torch.empty(1, 8, 4, 4)) is None
     grouped = Conv2d(256, 1024, 3, padding=1, groups=2)
-    assert not grouped.use_matmul(torch.empty(1, 256, 4, 4))
+    assert grouped.route(torch.empty(1, 256, 4, 4)) is None
     with warnings.catch_warnings():  # flags() warns about Intel GPU TF32
         warnings.simplefilter('ignore')
         with torch.backends.mkldnn.flags(enabled=False):
-            assert not wide.use_matmul(torch.empty(1, 256, 8, 16))
+            assert wide.route(torch.empty(1, 256, 8, 16)) is None
+
+
+@pytest.mark.parametrize('route_ratios', [(0.0, 0.0), (float('inf'), 0.0)],
+                         ids=['matmul', 'backward'])
+@pytest.mark.parametrize('batch', [1, 2])
+def test_channels_last_in_channels_last_out(monkeypatch, route_ratios, batch):
+    """Both routes keep an NHWC input NHWC (output and input gradient) and
+    an NCHW one NCHW, with the native convolution's values."""
+    forward_ratio, backward_ratio = route_ratios
+    monkeypatch.setattr(matmul_conv, 'MATMUL_PIXEL_RATIO', forward_ratio)
+    monkeypatch.setattr(matmul_conv, 'MATMUL_BACKWARD_PIXEL_RATIO',
+                        backward_ratio)
+    monkeypatch.setattr(matmul_conv, 'MATMUL_MIN_REDUCTION', 0)
+    conv = Conv2d(6, 8, 3, stride=2, padding=1, bias=True)
+    ref = twin(conv)
+    base = torch.randn(batch, 6, 9, 11)
+    for layout in (torch.channels_last, torch.contiguous_format):
+        x = base.contiguous(memory_format=layout).requires_grad_()
+        assert conv.route(x) == ('matmul' if forward_ratio == 0 else 'backward')
+        out = conv(x)
+        assert out.is_contiguous(memory_format=layout)
+        grad = torch.randn_like(out)
+        got = torch.autograd.grad(out, [x, conv.weight, conv.bias], grad)
+        assert got[0].is_contiguous(memory_format=layout)
+        expected = ref(base.requires_grad_())
+        torch.testing.assert_close(out, expected)
+        want = torch.autograd.grad(expected, [base, ref.weight, ref.bias], grad)
+        for g, w in zip(got, want):
+            torch.testing.assert_close(g, w)
+        base = base.detach()
 
 
 def test_pix2pixhd_layers_use_it_with_unchanged_parameters():
     block = ResidualBlock(1024)
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
     assert len(convs) == 2 and all(isinstance(c, Conv2d) for c in convs)
-    assert convs[0].use_matmul(torch.empty(1, 1024, 8, 16))
-    assert not convs[0].use_matmul(torch.empty(1, 1024, 16, 32))
+    assert convs[0].route(torch.empty(1, 1024, 8, 16)) == 'matmul'
+    assert convs[0].route(torch.empty(1, 1024, 16, 32)) == 'backward'
+    assert convs[0].route(torch.empty(1, 1024, 32, 64)) is None
     layer = ConvNormAct(3, 4, 3, padding=1)
     assert set(dict(layer.named_parameters())) == {'conv.weight', 'conv.bias'}
 
@@ -127,11 +162,13 @@ def test_residual_block_matches_native_route(monkeypatch):
     torch.manual_seed(0)
     block = ResidualBlock(256)
     x = torch.randn(1, 256, 4, 8, requires_grad=True)   # 256 >= 4 * 32 pixels
-    assert block.body[0].conv.use_matmul(x)
+    assert block.body[0].conv.route(x) == 'matmul'
     out = block(x)
     grads = torch.autograd.grad(out.square().sum(), [x, *block.parameters()])
     monkeypatch.setattr(matmul_conv, 'MATMUL_PIXEL_RATIO', float('inf'))
-    assert not block.body[0].conv.use_matmul(x)
+    monkeypatch.setattr(matmul_conv, 'MATMUL_BACKWARD_PIXEL_RATIO',
+                        float('inf'))
+    assert block.body[0].conv.route(x) is None
     native = block(x)
     torch.testing.assert_close(out, native, rtol=1e-4, atol=1e-5)
     native_grads = torch.autograd.grad(native.square().sum(),

@@ -86,6 +86,46 @@ def test_train_step_logs_and_updates_each_network():
     assert all(p.requires_grad for p in model.discriminator.parameters())
 
 
+@pytest.mark.parametrize('matmul_route', [False, True])
+def test_channels_last_step_runs_nhwc_and_matches_nchw(monkeypatch,
+                                                       matmul_route):
+    """With the preprocessor's channels_last every layer of both networks
+    outputs NHWC, and one training step gives the NCHW step's losses and,
+    after it, the same generated images (with the small-map product route
+    forced on as well). Weights are not compared one by one: the conv
+    biases before instance norms get gradients of pure rounding noise,
+    which Adam's first step turns into +-lr either way."""
+    from gentk.models.layers import matmul_conv
+    if matmul_route:
+        monkeypatch.setattr(matmul_conv, 'MATMUL_PIXEL_RATIO', 0.0)
+        monkeypatch.setattr(matmul_conv, 'MATMUL_MIN_REDUCTION', 0)
+    results = {}
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        model = tiny_model(data_preprocessor=dict(
+            type='GenDataPreprocessor', num_classes=4, use_instance_edges=True,
+            channels_last=channels_last))
+        layouts = []
+        hooks = [m.register_forward_hook(
+            lambda mod, args, out: layouts.append(
+                out.is_contiguous(memory_format=torch.channels_last)))
+            for m in model.modules()
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d,
+                              torch.nn.InstanceNorm2d))]
+        log = model.train_step(scene(), optim_wrappers(model))
+        for hook in hooks:
+            hook.remove()
+        assert len(layouts) > 20 and all(layouts) == channels_last
+        inputs = model.data_preprocessor(scene())['inputs']
+        results[channels_last] = log, model.sample(inputs)
+    (log_nchw, fake_nchw), (log_nhwc, fake_nhwc) = results[False], results[True]
+    for key in log_nchw:
+        torch.testing.assert_close(log_nhwc[key], log_nchw[key],
+                                   rtol=1e-4, atol=1e-5)
+    assert fake_nhwc.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(fake_nhwc, fake_nchw, rtol=1e-3, atol=1e-4)
+
+
 def test_discriminator_step_does_not_touch_generator():
     model, data = tiny_model(), scene()
     ow = optim_wrappers(model)

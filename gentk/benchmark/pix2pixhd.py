@@ -66,6 +66,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SCHEDULE = os.path.join(REPO, 'configs', '_base_', 'schedules',
                         'pix2pixhd_200e.py')
 RUNTIME = os.path.join(REPO, 'configs', '_base_', 'default_runtime.py')
+MODEL = os.path.join(REPO, 'configs', '_base_', 'models', 'pix2pixhd_global.py')
 ADAM_IMPLEMENTATIONS = {'config': {}, 'fused': dict(fused=True, foreach=None),
                         'foreach': dict(fused=None, foreach=True),
                         'loop': dict(fused=None, foreach=False)}
@@ -91,9 +92,11 @@ def optimizer_cfg(adam: str = 'config') -> dict:
 
 def build(networks: Optional[dict] = None, num_classes: int = NUM_CLASSES,
           with_optimizer: bool = True, adam: str = 'config'):
-    """pix2pixHD (LSGAN + feature matching, no VGG) as in the paper configs,
-    and its optimiser wrappers (the paper schedule's Adam) made by
+    """pix2pixHD as the paper's model config builds it (LSGAN + feature
+    matching, no VGG, its data preprocessor with its memory layout), and
+    its optimiser wrappers (the paper schedule's Adam) made by
     ``GANOptimWrapperConstructor``, without a runner."""
+    from mmengine.config import Config
     from mmengine.registry import DefaultScope
 
     import gentk.engine  # noqa: F401 registers the constructor
@@ -101,16 +104,11 @@ def build(networks: Optional[dict] = None, num_classes: int = NUM_CLASSES,
     from gentk.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 
     networks = networks or PAPER_NETWORKS
-    cfg = dict(
-        type='Pix2PixHD',
-        data_preprocessor=dict(type='GenDataPreprocessor',
-                               num_classes=num_classes,
-                               use_instance_edges=True),
-        generator=dict(networks['generator']),
-        discriminator=dict(networks['discriminator']),
-        gan_loss=dict(type='GANLoss', gan_type='lsgan'),
-        feature_matching_loss=dict(type='FeatureMatchingLoss',
-                                   loss_weight=10.0))
+    cfg = Config.fromfile(MODEL).model.to_dict()
+    cfg['data_preprocessor']['num_classes'] = num_classes
+    cfg.update(generator=dict(networks['generator']),
+               discriminator=dict(networks['discriminator']),
+               perceptual_loss=None)
     with DefaultScope.overwrite_default_scope('gentk'):
         # The networks initialise themselves (pix2pixHD's N(0, 0.02)) at
         # construction; there is no init_cfg to apply.

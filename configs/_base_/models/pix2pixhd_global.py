@@ -4,8 +4,9 @@
 # dataset config) and the instance edge channel.
 model = dict(
     type='Pix2PixHD',
+    # channels_last: the networks run NHWC, oneDNN's fast CPU layout.
     data_preprocessor=dict(type='GenDataPreprocessor', num_classes=35,
-                           use_instance_edges=True),
+                           use_instance_edges=True, channels_last=True),
     generator=dict(type='GlobalGenerator', base_channels=64, num_downsamples=4,
                    num_blocks=9, norm_cfg=dict(type='IN')),
     discriminator=dict(type='MultiScaleDiscriminator', num_scales=2,

@@ -5,20 +5,27 @@ from mmcv.cnn import build_activation_layer
 from mmcv.cnn import build_norm_layer as mmcv_build_norm_layer
 from torch import Tensor, nn
 
+from .instance_norm import InstanceNorm2d
 from .matmul_conv import Conv2d
+
+# 2-D instance norm is gentk's layout-preserving one (instance_norm.py).
+_INSTANCE_NORM_2D = ('IN', 'IN2d', nn.InstanceNorm2d)
 
 
 def build_norm(norm_cfg: Optional[dict], num_features: int) -> nn.Module:
     """Build a 2-D norm layer from a config.
 
     ``None`` or ``dict(type='none')`` -> ``nn.Identity``; every other type is
-    built by mmcv: ``'IN'`` -> ``InstanceNorm2d`` with its defaults
+    built by mmcv: ``'IN'`` -> gentk's ``InstanceNorm2d`` (``nn.InstanceNorm2d``
+    that keeps the input's memory format) with its defaults
     (``affine=False``, ``track_running_stats=False``, as in pix2pixHD),
     ``'BN'`` -> ``BatchNorm2d``, ``'GN'`` (needs ``num_groups``), ``'SyncBN'``...
     Extra keys are passed to the layer, e.g. ``dict(type='IN', affine=True)``.
     """
     if norm_cfg is None or str(norm_cfg.get('type', '')).lower() == 'none':
         return nn.Identity()
+    if norm_cfg.get('type') in _INSTANCE_NORM_2D:
+        norm_cfg = dict(norm_cfg, type=InstanceNorm2d)
     return mmcv_build_norm_layer(norm_cfg, num_features)[1]
 
 

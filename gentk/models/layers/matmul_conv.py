@@ -13,14 +13,17 @@ core); for the two backward products it is the faster one (see
 ``_ConvAsMatmul.backward``).
 
 :class:`Conv2d` is ``nn.Conv2d`` (same parameters, names, init, state dict)
-whose forward takes that route only where it is faster: CPU, float32,
-oneDNN available and enabled, no autocast, no dilation, one group, and a
-weight that dwarfs the output map (``out_channels >= MATMUL_PIXEL_RATIO *
-batch * H_out * W_out``); everything else, CUDA included, is
-``nn.Conv2d``'s own forward. The multiply-accumulates are exactly the
-convolution's (``im2col`` by ``F.unfold``; ``col2im`` as strided additions
-in the layout the product leaves, see :func:`_col2im_pixel_major`), so
-``FlopCounterMode`` gets a formula for the oneDNN op below.
+that takes this route only where it is faster: CPU, float32, oneDNN
+available and enabled, no autocast, no dilation, one group, and a weight
+that dwarfs the output map (see the ratios below); everything else, CUDA
+included, is ``nn.Conv2d``'s own forward. Where the map is a little larger
+(16x32 at 512x256 input) oneDNN's forward is still the faster one but its
+backward is not, so only the backward runs as products there. The
+multiply-accumulates are exactly the convolution's (``im2col`` by
+``F.unfold``; ``col2im`` as strided additions in the layout the product
+leaves, see :func:`_col2im_pixel_major`), so ``FlopCounterMode`` gets a
+formula for the oneDNN op below. The output and the input gradient keep the
+input's memory layout (NCHW or channels-last).
 
 Backward computes ``dW = dOut @ cols^T`` and ``dcols = W^T @ dOut`` as two
 matrix products. A double backward (``create_graph=True``, e.g. a gradient
@@ -33,14 +36,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-# The route is taken when the weight dwarfs the map:
-#   out_channels >= MATMUL_PIXEL_RATIO * batch * H_out * W_out
-# and in_channels * kh * kw >= MATMUL_MIN_REDUCTION. Forward + backward on
-# one Zen core, vs oneDNN's convolution: 1024 -> 1024 3x3 at 8x16 (ratio 8)
-# 68 -> 49 ms, 512 -> 1024 3x3/2 to 8x16 (ratio 8) 35 -> 24 ms; at ratio 2
-# it is a tie (1024 -> 1024 at 16x32) and below it a loss (256 -> 512 4x4
-# to 10x18, ratio 2.8: 15 -> 17 ms; to 18x34: 40 -> 56 ms).
+# The routes are taken when the weight dwarfs the map, with
+# in_channels * kh * kw >= MATMUL_MIN_REDUCTION:
+#   out_channels >= MATMUL_PIXEL_RATIO * batch * H_out * W_out: forward and
+#     backward as products. Forward + backward on one Zen core, vs oneDNN's
+#     convolution: 1024 -> 1024 3x3 at 8x16 (ratio 8) 68 -> 49 ms, 512 ->
+#     1024 3x3/2 to 8x16 (ratio 8) 35 -> 24 ms;
+#   out_channels >= MATMUL_BACKWARD_PIXEL_RATIO * ...: oneDNN's forward
+#     (still the faster one at 16x32: 33 vs 38 ms on two Intel cores), the
+#     backward as products: inside a pix2pixHD step at 512x256 oneDNN's
+#     backward of a 1024 -> 1024 3x3 at 16x32 (ratio 2) took ~140 ms, the
+#     two products ~75 ms (the step: 4.25 -> 3.87 s).
+# Below ratio 2 oneDNN wins both ways (256 -> 512 4x4 to 10x18, ratio 2.8:
+# 15 -> 17 ms; to 18x34: 40 -> 56 ms).
 MATMUL_PIXEL_RATIO = 4.0
+MATMUL_BACKWARD_PIXEL_RATIO = 2.0
 MATMUL_MIN_REDUCTION = 2048
 
 
@@ -88,6 +98,12 @@ def _autocast_on() -> bool:
         return torch.is_autocast_cpu_enabled()
 
 
+def _is_channels_last(x: Tensor) -> bool:
+    """Whether ``x`` is laid out NHWC (and not also NCHW, as 1x1 maps are)."""
+    return (x.is_contiguous(memory_format=torch.channels_last)
+            and not x.is_contiguous())
+
+
 def _col2im_pixel_major(cols: Tensor, x_shape: torch.Size,
                         kernel: Tuple[int, int], padding: Tuple[int, int],
                         stride: Tuple[int, int]) -> Tensor:
@@ -99,6 +115,7 @@ def _col2im_pixel_major(cols: Tensor, x_shape: torch.Size,
     the map. ``F.fold`` would need the ``[N, C * kh * kw, L]`` layout, a
     transposed copy of ``cols`` (and it is slower itself: 1024 channels,
     3x3, 8x16 map on two cores: 2.8 ms for copy and fold, 0.9 ms here).
+    Returns an ``[N, C, H, W]`` view of that channels-last buffer.
     """
     batch, channels, height, width = x_shape
     (kh, kw), (pad_h, pad_w), (stride_h, stride_w) = kernel, padding, stride
@@ -113,35 +130,52 @@ def _col2im_pixel_major(cols: Tensor, x_shape: torch.Size,
             padded[:, i:i + span_h:stride_h, j:j + span_w:stride_w] += \
                 taps[..., i, j]
     return padded[:, pad_h:pad_h + height, pad_w:pad_w + width] \
-        .permute(0, 3, 1, 2).contiguous()
+        .permute(0, 3, 1, 2)
+
+
+def _im2col(x: Tensor, kernel: Tuple[int, int], padding: Tuple[int, int],
+            stride: Tuple[int, int]) -> Tensor:
+    """``[Cin * kh * kw, N * L]``: one column per output pixel."""
+    cols = F.unfold(x, kernel, padding=padding, stride=stride)  # [N, K, L]
+    if x.size(0) > 1:  # one product over the whole batch
+        return cols.transpose(0, 1).reshape(cols.size(1), -1)
+    return cols[0]
 
 
 class _ConvAsMatmul(torch.autograd.Function):
-    """Zero-padded convolution of ``x`` as ``W @ im2col(x)``."""
+    """Zero-padded convolution of ``x`` whose backward is two matrix
+    products; the forward is ``W @ im2col(x)`` too (``forward_matmul``) or
+    oneDNN's convolution."""
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Optional[Tensor],
-                stride: Tuple[int, int], padding: Tuple[int, int]) -> Tensor:
+                stride: Tuple[int, int], padding: Tuple[int, int],
+                forward_matmul: bool = True) -> Tensor:
+        ctx.stride, ctx.padding = stride, padding
+        if not forward_matmul:
+            ctx.save_for_backward(x, weight, bias, None)
+            return F.conv2d(x, weight, bias, stride=stride, padding=padding)
         batch, _, height, width = x.shape
         out_channels, _, kh, kw = weight.shape
         out_h = (height + 2 * padding[0] - kh) // stride[0] + 1
         out_w = (width + 2 * padding[1] - kw) // stride[1] + 1
-        pixels = out_h * out_w
-        cols = F.unfold(x, (kh, kw), padding=padding, stride=stride)
-        # cols: [N, Cin*kh*kw, L]
-        if batch > 1:  # one product over the whole batch
-            cols = cols.transpose(0, 1).reshape(cols.size(1), batch * pixels)
-        else:
-            cols = cols[0]
+        cols = _im2col(x, (kh, kw), padding, stride)
         out = _matmul(weight.reshape(out_channels, -1), cols.t())  # [Cout, NL]
         if bias is not None:
             out += bias.unsqueeze(1)
         ctx.save_for_backward(x, weight, bias, cols)
-        ctx.stride, ctx.padding = stride, padding
-        if batch > 1:
-            return out.view(out_channels, batch, pixels).transpose(0, 1) \
-                .reshape(batch, out_channels, out_h, out_w)
-        return out.view(1, out_channels, out_h, out_w)
+        if _is_channels_last(x):  # [Cout, NL] -> [N, H, W, Cout]: 0.5 MB at 8x16
+            out = out.t().contiguous().view(batch, out_h, out_w, out_channels) \
+                .permute(0, 3, 1, 2)
+        elif batch > 1:
+            out = out.view(out_channels, batch, out_h, out_w).transpose(0, 1) \
+                .contiguous()
+        else:
+            out = out.view(1, out_channels, out_h, out_w)
+        # A tensor of its own rather than a view of the product, so that an
+        # in-place activation may follow (autograd forbids modifying views
+        # made inside a custom Function).
+        return out.detach()
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
@@ -159,16 +193,14 @@ class _ConvAsMatmul(torch.autograd.Function):
                     out, [t for t, need in zip(inputs, needs) if need],
                     grad_out, create_graph=True))
             return (*(next(grads) if need else None for need in needs),
-                    None, None)
+                    None, None, None)
 
-        batch, _, height, width = x.shape
         out_channels = weight.size(0)
-        grad = grad_out.contiguous()
-        if batch > 1:
-            grad = grad.view(batch, out_channels, -1).transpose(0, 1) \
-                .reshape(out_channels, -1)
-        else:
-            grad = grad.view(out_channels, -1)  # [Cout, NL]
+        if cols is None:  # oneDNN ran the forward
+            cols = _im2col(x, weight.shape[2:], ctx.padding, ctx.stride)
+        # One row per output pixel: a view for a batch of one in either
+        # layout (NCHW gives it transposed, which the products take as is).
+        grad_rows = grad_out.permute(0, 2, 3, 1).reshape(-1, out_channels)
         grad_x = grad_w = grad_b = None
         # The two backward products go to torch.mm (MKL sgemm): with their
         # shapes (a reduction over the NL pixels for dW; a transposed
@@ -176,16 +208,19 @@ class _ConvAsMatmul(torch.autograd.Function):
         # reorder the 38 MB weight on every call (one Zen 5 core, 1024 ->
         # 1024 3x3 at 8x16: dW 20 -> 18 ms, dX 28 -> 22 ms; two threads:
         # 18 -> 11 and 14 -> 9 ms).
-        if needs_w:
-            grad_w = torch.mm(grad, cols.t()).view_as(weight)  # dOut @ cols^T
+        if needs_w:  # dOut @ cols^T
+            grad_w = torch.mm(grad_rows.t(), cols.t()).view_as(weight)
         if needs_b:
-            grad_b = grad.sum(1)
+            grad_b = grad_rows.sum(0)
         if needs_x:
             # (W^T @ dOut)^T = dOut^T @ W: [NL, Cin*kh*kw], pixel-major
-            grad_cols = torch.mm(grad.t(), weight.reshape(out_channels, -1))
+            grad_cols = torch.mm(grad_rows, weight.reshape(out_channels, -1))
             grad_x = _col2im_pixel_major(grad_cols, x.shape, weight.shape[2:],
                                          ctx.padding, ctx.stride)
-        return grad_x, grad_w, grad_b, None, None
+            grad_x = grad_x.contiguous(memory_format=torch.channels_last
+                                       if _is_channels_last(x) else
+                                       torch.contiguous_format)
+        return grad_x, grad_w, grad_b, None, None, None
 
 
 class Conv2d(nn.Conv2d):
@@ -193,8 +228,10 @@ class Conv2d(nn.Conv2d):
     one oneDNN matrix product (see the module docstring); identical
     parameters and results up to float rounding."""
 
-    def use_matmul(self, x: Tensor) -> bool:
-        """Whether this call takes the matrix-product route."""
+    def route(self, x: Tensor) -> Optional[str]:
+        """How this call runs: ``'matmul'`` (forward and backward as
+        products), ``'backward'`` (oneDNN's forward, backward as products)
+        or None (``nn.Conv2d``'s own forward and backward)."""
         if (_LINEAR is None or x.device.type != 'cpu'
                 or x.dtype != torch.float32
                 or self.weight.dtype != torch.float32
@@ -204,16 +241,24 @@ class Conv2d(nn.Conv2d):
                 or self.weight[0].numel() < MATMUL_MIN_REDUCTION
                 or not torch.backends.mkldnn.is_available()
                 or not torch.backends.mkldnn.enabled or _autocast_on()):
-            return False
+            return None
         (kh, kw), (pad_h, pad_w) = self.kernel_size, self.padding
         out_h = (x.size(2) + 2 * pad_h - kh) // self.stride[0] + 1
         out_w = (x.size(3) + 2 * pad_w - kw) // self.stride[1] + 1
         pixels = x.size(0) * out_h * out_w
-        return 0 < pixels and MATMUL_PIXEL_RATIO * pixels <= self.out_channels
+        if pixels <= 0:
+            return None
+        if MATMUL_PIXEL_RATIO * pixels <= self.out_channels:
+            return 'matmul'
+        if (MATMUL_BACKWARD_PIXEL_RATIO * pixels <= self.out_channels
+                and torch.is_grad_enabled()):
+            return 'backward'
+        return None
 
     def _conv_forward(self, x: Tensor, weight: Tensor,
                       bias: Optional[Tensor]) -> Tensor:
-        if not self.use_matmul(x):
+        route = self.route(x)
+        if route is None:
             return super()._conv_forward(x, weight, bias)
         if self.padding_mode != 'zeros':
             x = F.pad(x, self._reversed_padding_repeated_twice,
@@ -221,4 +266,5 @@ class Conv2d(nn.Conv2d):
             padding = (0, 0)
         else:
             padding = tuple(self.padding)
-        return _ConvAsMatmul.apply(x, weight, bias, tuple(self.stride), padding)
+        return _ConvAsMatmul.apply(x, weight, bias, tuple(self.stride), padding,
+                                   route == 'matmul')
