@@ -90,7 +90,7 @@ def test_train_step_logs_and_updates_each_network():
 def test_channels_last_step_runs_nhwc_and_matches_nchw(monkeypatch,
                                                        matmul_route):
     """With the preprocessor's channels_last every layer of both networks
-    outputs NHWC, and one training step gives the NCHW step's losses and,
+    outputs NHWC but the generator's residual blocks, and one training step gives the NCHW step's losses and,
     after it, the same generated images (with the small-map product route
     forced on as well). Weights are not compared one by one: the conv
     biases before instance norms get gradients of pure rounding noise,
@@ -105,17 +105,27 @@ def test_channels_last_step_runs_nhwc_and_matches_nchw(monkeypatch,
         model = tiny_model(data_preprocessor=dict(
             type='GenDataPreprocessor', num_classes=4, use_instance_edges=True,
             channels_last=channels_last))
-        layouts = []
-        hooks = [m.register_forward_hook(
-            lambda mod, args, out: layouts.append(
-                out.is_contiguous(memory_format=torch.channels_last)))
-            for m in model.modules()
-            if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d,
-                              torch.nn.InstanceNorm2d))]
+        layouts = {}
+
+        def expect_nhwc(name):
+            # the generator's residual blocks run NCHW on CPU (wide convs)
+            return channels_last and not name.startswith('generator.blocks.')
+
+        def record(name):
+            def hook(module, args, out):
+                layouts.setdefault(name, set()).add(out.is_contiguous(
+                    memory_format=torch.channels_last if expect_nhwc(name)
+                    else torch.contiguous_format))
+            return hook
+        hooks = [m.register_forward_hook(record(name))
+                 for name, m in model.named_modules()
+                 if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d,
+                                   torch.nn.InstanceNorm2d))]
         log = model.train_step(scene(), optim_wrappers(model))
         for hook in hooks:
             hook.remove()
-        assert len(layouts) > 20 and all(layouts) == channels_last
+        assert len(layouts) > 20
+        assert all(seen == {True} for seen in layouts.values()), layouts
         inputs = model.data_preprocessor(scene())['inputs']
         results[channels_last] = log, model.sample(inputs)
     (log_nchw, fake_nchw), (log_nhwc, fake_nhwc) = results[False], results[True]

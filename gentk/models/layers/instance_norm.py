@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .layout import is_channels_last
+
 
 class InstanceNorm2d(nn.InstanceNorm2d):
     """``nn.InstanceNorm2d`` (same arguments, parameters and state dict)
@@ -32,8 +34,7 @@ class InstanceNorm2d(nn.InstanceNorm2d):
             raise ValueError(f'InstanceNorm2d({self.num_features}) got an input '
                              f'with {x.size(1)} channels (shape '
                              f'{tuple(x.shape)})')
-        if x.size(0) == 1 and x.is_contiguous(
-                memory_format=torch.channels_last) and not x.is_contiguous():
+        if x.size(0) == 1 and is_channels_last(x):
             return F.batch_norm(x, None, None, self.weight, self.bias,
                                 True, 0.0, self.eps)
         return F.group_norm(x, x.size(1), self.weight, self.bias, self.eps)

@@ -36,6 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .layout import is_channels_last
+
 # The routes are taken when the weight dwarfs the map, with
 # in_channels * kh * kw >= MATMUL_MIN_REDUCTION:
 #   out_channels >= MATMUL_PIXEL_RATIO * batch * H_out * W_out: forward and
@@ -98,12 +100,6 @@ def _autocast_on() -> bool:
         return torch.is_autocast_cpu_enabled()
 
 
-def _is_channels_last(x: Tensor) -> bool:
-    """Whether ``x`` is laid out NHWC (and not also NCHW, as 1x1 maps are)."""
-    return (x.is_contiguous(memory_format=torch.channels_last)
-            and not x.is_contiguous())
-
-
 def _col2im_pixel_major(cols: Tensor, x_shape: torch.Size,
                         kernel: Tuple[int, int], padding: Tuple[int, int],
                         stride: Tuple[int, int]) -> Tensor:
@@ -164,7 +160,7 @@ class _ConvAsMatmul(torch.autograd.Function):
         if bias is not None:
             out += bias.unsqueeze(1)
         ctx.save_for_backward(x, weight, bias, cols)
-        if _is_channels_last(x):  # [Cout, NL] -> [N, H, W, Cout]: 0.5 MB at 8x16
+        if is_channels_last(x):  # [Cout, NL] -> [N, H, W, Cout]: 0.5 MB at 8x16
             out = out.t().contiguous().view(batch, out_h, out_w, out_channels) \
                 .permute(0, 3, 1, 2)
         elif batch > 1:
@@ -218,7 +214,7 @@ class _ConvAsMatmul(torch.autograd.Function):
             grad_x = _col2im_pixel_major(grad_cols, x.shape, weight.shape[2:],
                                          ctx.padding, ctx.stride)
             grad_x = grad_x.contiguous(memory_format=torch.channels_last
-                                       if _is_channels_last(x) else
+                                       if is_channels_last(x) else
                                        torch.contiguous_format)
         return grad_x, grad_w, grad_b, None, None, None
 
