@@ -35,7 +35,7 @@ class GenDataPreprocessor(BaseDataPreprocessor):
         ignore_index: label value encoded as an all-zero one-hot vector.
         channels_last: lay ``img`` and ``cond`` out channels-last (NHWC),
             the layout oneDNN's fastest CPU convolutions run in (pix2pixHD's
-            paper networks, two cores: 512x256 training step 4.3 -> 3.9 s).
+            paper networks, two cores: 512x256 training step 4.3 -> 3.8 s).
     """
 
     def __init__(self, num_classes: int, use_instance_edges: bool = False,

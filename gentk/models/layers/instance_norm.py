@@ -5,9 +5,9 @@
 the way in and comes out NCHW, so every later convolution loses the
 channels-last kernels (and pays the copy); and its backward returns a wrong
 input gradient when the incoming gradient is channels-last and the input
-is not (torch 2.13; the test checks every layout pair here). Per-sample, per-channel
-statistics without running averages are also what two other kernels
-compute, both layout-preserving:
+is not (torch 2.13; the tests check every layout pair here). Per-sample,
+per-channel statistics without running averages are also what two other
+kernels compute, both layout-preserving:
 
 * ``F.batch_norm`` in training mode for a batch of one (statistics over
   ``H x W`` of each channel): the fastest on channels-last input;
