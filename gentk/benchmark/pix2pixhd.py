@@ -31,7 +31,10 @@ Timings on a shared machine are noisy: the load average before and after
 is recorded, and best-of-N is the figure to compare (with one thread,
 ``--threads 1``, the process CPU time per call is a load-proof check).
 
-The optimiser is the paper schedule's (``configs/_base_/schedules/
+The model is built from the paper's model config
+(``configs/_base_/models/pix2pixhd_global.py``: its data preprocessor,
+channels-last included, its losses) with the VGG loss left out, and the
+optimiser is the paper schedule's (``configs/_base_/schedules/
 pix2pixhd_200e.py``: Adam 2e-4, betas (0.5, 0.999), fused), so the step
 timed here is the one ``tools/train.py`` runs; ``--adam`` overrides the
 implementation for comparisons. As in training runs, freed memory stays
