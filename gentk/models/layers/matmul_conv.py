@@ -100,6 +100,14 @@ def _autocast_on() -> bool:
         return torch.is_autocast_cpu_enabled()
 
 
+def _output_size(height: int, width: int, kernel: Tuple[int, int],
+                 padding: Tuple[int, int], stride: Tuple[int, int]
+                 ) -> Tuple[int, int]:
+    """Height and width of a convolution's output map."""
+    return tuple((size + 2 * pad - k) // step + 1 for size, k, pad, step
+                 in zip((height, width), kernel, padding, stride))
+
+
 def _col2im_pixel_major(cols: Tensor, x_shape: torch.Size,
                         kernel: Tuple[int, int], padding: Tuple[int, int],
                         stride: Tuple[int, int]) -> Tensor:
@@ -115,8 +123,7 @@ def _col2im_pixel_major(cols: Tensor, x_shape: torch.Size,
     """
     batch, channels, height, width = x_shape
     (kh, kw), (pad_h, pad_w), (stride_h, stride_w) = kernel, padding, stride
-    out_h = (height + 2 * pad_h - kh) // stride_h + 1
-    out_w = (width + 2 * pad_w - kw) // stride_w + 1
+    out_h, out_w = _output_size(height, width, kernel, padding, stride)
     taps = cols.view(batch, out_h, out_w, channels, kh, kw)
     padded = cols.new_zeros(batch, height + 2 * pad_h, width + 2 * pad_w,
                             channels)
@@ -153,8 +160,7 @@ class _ConvAsMatmul(torch.autograd.Function):
             return F.conv2d(x, weight, bias, stride=stride, padding=padding)
         batch, _, height, width = x.shape
         out_channels, _, kh, kw = weight.shape
-        out_h = (height + 2 * padding[0] - kh) // stride[0] + 1
-        out_w = (width + 2 * padding[1] - kw) // stride[1] + 1
+        out_h, out_w = _output_size(height, width, (kh, kw), padding, stride)
         cols = _im2col(x, (kh, kw), padding, stride)
         out = _matmul(weight.reshape(out_channels, -1), cols.t())  # [Cout, NL]
         if bias is not None:
@@ -238,9 +244,8 @@ class Conv2d(nn.Conv2d):
                 or not torch.backends.mkldnn.is_available()
                 or not torch.backends.mkldnn.enabled or _autocast_on()):
             return None
-        (kh, kw), (pad_h, pad_w) = self.kernel_size, self.padding
-        out_h = (x.size(2) + 2 * pad_h - kh) // self.stride[0] + 1
-        out_w = (x.size(3) + 2 * pad_w - kw) // self.stride[1] + 1
+        out_h, out_w = _output_size(x.size(2), x.size(3), self.kernel_size,
+                                    self.padding, self.stride)
         pixels = x.size(0) * out_h * out_w
         if pixels <= 0:
             return None
