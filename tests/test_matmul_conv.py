@@ -94,7 +94,9 @@ def test_flops_are_the_convolution_flops(always_matmul):
     assert counter.get_total_flops() == 3 * forward  # forward, dW, dX
 
 
-def test_route_selection():
+def test_route_selection(monkeypatch):
+    # the matmul routes alone (Winograd's: tests/test_winograd_conv.py)
+    monkeypatch.setattr(matmul_conv, 'WINOGRAD_MIN_CHANNELS', float('inf'))
     with torch.device('meta'):  # any device but the CPU: nn.Conv2d's forward
         assert Conv2d(1024, 1024, 3, padding=1).route(
             torch.empty(1, 1024, 8, 16)) is None
@@ -151,9 +153,14 @@ def test_pix2pixhd_layers_use_it_with_unchanged_parameters():
     block = ResidualBlock(1024)
     convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
     assert len(convs) == 2 and all(isinstance(c, Conv2d) for c in convs)
+    # training: products at 8x16 (too few tiles to amortise Winograd's
+    # kernel transform), Winograd from 16x32 on
     assert convs[0].route(torch.empty(1, 1024, 8, 16)) == 'matmul'
-    assert convs[0].route(torch.empty(1, 1024, 16, 32)) == 'backward'
-    assert convs[0].route(torch.empty(1, 1024, 32, 64)) is None
+    assert convs[0].route(torch.empty(1, 1024, 16, 32)) == 'winograd'
+    assert convs[0].route(torch.empty(1, 1024, 32, 64)) == 'winograd'
+    block.eval()
+    with torch.no_grad():  # inference: the transform is cached, Winograd
+        assert convs[0].route(torch.empty(1, 1024, 8, 16)) == 'winograd'
     layer = ConvNormAct(3, 4, 3, padding=1)
     assert set(dict(layer.named_parameters())) == {'conv.weight', 'conv.bias'}
 

@@ -1,4 +1,4 @@
-"""Convolutions on small feature maps as one oneDNN matrix product (CPU).
+"""Convolutions on small feature maps as matrix products (CPU).
 
 pix2pixHD's residual blocks run 1024-channel 3x3 convolutions on maps of a
 few hundred pixels (8x16 at 256x128 input). There the work is
@@ -29,6 +29,14 @@ Backward computes ``dW = dOut @ cols^T`` and ``dcols = W^T @ dOut`` as two
 matrix products. A double backward (``create_graph=True``, e.g. a gradient
 penalty) recomputes the convolution with ``F.conv2d`` instead, so higher
 derivatives stay exact.
+
+Wide 3x3 stride-1 convolutions take a third route where it is the fastest:
+Winograd's F(2x2, 3x3) (``winograd_conv.py``), 16 batched products with
+2.25x fewer multiply-accumulates. Its kernel transform (``[16, Cout,
+Cin]``, 16/9 of the weight's size) costs about as much as the products at
+8x16, so it is cached where the weight cannot change between calls
+(evaluation mode, or a frozen weight) and computed per call otherwise,
+where the map is large enough to amortise it (see the constants below).
 """
 from typing import Optional, Tuple
 
@@ -37,6 +45,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .layout import is_channels_last
+from .winograd_conv import native_conv_grads, transform_weight, winograd_conv2d
 
 # The routes are taken when the weight dwarfs the map, with
 # in_channels * kh * kw >= MATMUL_MIN_REDUCTION:
@@ -54,6 +63,37 @@ from .layout import is_channels_last
 MATMUL_PIXEL_RATIO = 4.0
 MATMUL_BACKWARD_PIXEL_RATIO = 2.0
 MATMUL_MIN_REDUCTION = 2048
+
+# Winograd F(2x2, 3x3) for 3x3 stride-1 convolutions with at least
+# WINOGRAD_MIN_CHANNELS input and output channels (two Intel threads, NCHW,
+# inference / forward + backward in ms, oneDNN vs Winograd: 256 channels at
+# 32x64 7.3/6.1 and 26/21; 128 channels 1.9/1.9 and 6.9/6.7; 64 channels
+# 0.7/1.2 and 2.2/3.3), over at least
+#   WINOGRAD_MIN_TILES 2x2 output tiles with the kernel transform cached
+#     (1024 channels at 8x16, 32 tiles: 10.2 -> 6.2 ms);
+#   WINOGRAD_MIN_TILES_UNCACHED tiles where it is computed in the call (the
+#     transform of a 1024 x 1024 kernel is ~5 ms; forward + backward at 8x16:
+#     32 -> 37 ms, at 16x32, 128 tiles: 111 -> 82 ms).
+# Gathering tiles from a channels-last map is a transposition that costs
+# more than it saves beyond WINOGRAD_MAX_CHANNELS_LAST_PIXELS per sample
+# (256 channels at 64x128: 29 -> 51 ms; 512 at 32x64: 30 -> 27 ms).
+WINOGRAD_MIN_CHANNELS = 256
+WINOGRAD_MIN_TILES = 32
+WINOGRAD_MIN_TILES_UNCACHED = 128
+WINOGRAD_MAX_CHANNELS_LAST_PIXELS = 2048
+
+_FAST_ROUTES = [True]
+
+
+class native_convolutions:
+    """Context in which every ``Conv2d`` runs ``nn.Conv2d``'s own forward,
+    e.g. to count a network's nominal (direct convolution) FLOPs."""
+
+    def __enter__(self):
+        _FAST_ROUTES.append(False)
+
+    def __exit__(self, *exc):
+        _FAST_ROUTES.pop()
 
 
 def _linear_op():
@@ -186,16 +226,9 @@ class _ConvAsMatmul(torch.autograd.Function):
         if torch.is_grad_enabled():
             # create_graph=True: differentiate the native convolution of the
             # saved inputs, so the gradients stay differentiable (in x and W).
-            with torch.enable_grad():
-                inputs = (x, weight, bias)
-                needs = (needs_x, needs_w, needs_b)
-                out = F.conv2d(x, weight, bias, stride=ctx.stride,
-                               padding=ctx.padding)
-                grads = iter(torch.autograd.grad(
-                    out, [t for t, need in zip(inputs, needs) if need],
-                    grad_out, create_graph=True))
-            return (*(next(grads) if need else None for need in needs),
-                    None, None, None)
+            return (*native_conv_grads(
+                grad_out, (x, weight, bias), (needs_x, needs_w, needs_b),
+                dict(stride=ctx.stride, padding=ctx.padding)), None, None, None)
 
         out_channels = weight.size(0)
         if cols is None:  # oneDNN ran the forward
@@ -226,28 +259,52 @@ class _ConvAsMatmul(torch.autograd.Function):
 
 
 class Conv2d(nn.Conv2d):
-    """``nn.Conv2d`` that runs small, wide stride-1 convolutions on CPU as
-    one oneDNN matrix product (see the module docstring); identical
-    parameters and results up to float rounding."""
+    """``nn.Conv2d`` that runs small, wide convolutions on CPU as matrix
+    products (see the module docstring); identical parameters and results
+    up to float rounding."""
+
+    def _caches_kernel_tiles(self) -> bool:
+        """Whether the weight stays as it is until the next call: not
+        trained in this call, and not a training-mode module's (whose
+        optimiser changes it every step: no point in keeping 16/9 of it)."""
+        trainable = self.weight.requires_grad
+        return (not (trainable and torch.is_grad_enabled())
+                and (not trainable or not self.training))
+
+    def _winograd_fits(self, x: Tensor, out_h: int, out_w: int) -> bool:
+        if (self.kernel_size != (3, 3) or self.stride != (1, 1)
+                or min(self.in_channels, self.out_channels)
+                < WINOGRAD_MIN_CHANNELS):
+            return False
+        if (is_channels_last(x)
+                and out_h * out_w > WINOGRAD_MAX_CHANNELS_LAST_PIXELS):
+            return False
+        tiles = x.size(0) * ((out_h + 1) // 2) * ((out_w + 1) // 2)
+        return tiles >= (WINOGRAD_MIN_TILES if self._caches_kernel_tiles()
+                         else WINOGRAD_MIN_TILES_UNCACHED)
 
     def route(self, x: Tensor) -> Optional[str]:
-        """How this call runs: ``'matmul'`` (forward and backward as
-        products), ``'backward'`` (oneDNN's forward, backward as products)
-        or None (``nn.Conv2d``'s own forward and backward)."""
-        if (_LINEAR is None or x.device.type != 'cpu'
+        """How this call runs: ``'winograd'`` (F(2x2, 3x3)), ``'matmul'``
+        (forward and backward as products), ``'backward'`` (oneDNN's
+        forward, backward as products) or None (``nn.Conv2d``'s own forward
+        and backward)."""
+        if (not _FAST_ROUTES[-1] or x.device.type != 'cpu'
                 or x.dtype != torch.float32
                 or self.weight.dtype != torch.float32
                 or x.dim() != 4 or self.groups != 1
                 or self.dilation != (1, 1)
-                or isinstance(self.padding, str)
-                or self.weight[0].numel() < MATMUL_MIN_REDUCTION
-                or not torch.backends.mkldnn.is_available()
-                or not torch.backends.mkldnn.enabled or _autocast_on()):
+                or isinstance(self.padding, str) or _autocast_on()):
             return None
         out_h, out_w = _output_size(x.size(2), x.size(3), self.kernel_size,
                                     self.padding, self.stride)
         pixels = x.size(0) * out_h * out_w
         if pixels <= 0:
+            return None
+        if self._winograd_fits(x, out_h, out_w):
+            return 'winograd'
+        if (_LINEAR is None or self.weight[0].numel() < MATMUL_MIN_REDUCTION
+                or not torch.backends.mkldnn.is_available()
+                or not torch.backends.mkldnn.enabled):
             return None
         if MATMUL_PIXEL_RATIO * pixels <= self.out_channels:
             return 'matmul'
@@ -255,6 +312,23 @@ class Conv2d(nn.Conv2d):
                 and torch.is_grad_enabled()):
             return 'backward'
         return None
+
+    def _kernel_tiles(self, weight: Tensor) -> Optional[Tensor]:
+        """The Winograd transform of ``weight``, kept between calls while
+        the weight is unchanged (same storage, same version); None where
+        the call computes its own."""
+        if not self._caches_kernel_tiles():
+            self.__dict__.pop('_winograd_cache', None)
+            return None
+        key = (weight.data_ptr(), weight._version, weight.shape)
+        cached = self.__dict__.get('_winograd_cache')
+        if cached is None or cached[0] != key:
+            with torch.no_grad():
+                # The detached weight keeps its storage alive, so no other
+                # tensor can take its address while the key is in use.
+                cached = (key, weight.detach(), transform_weight(weight))
+            self.__dict__['_winograd_cache'] = cached
+        return cached[2]
 
     def _conv_forward(self, x: Tensor, weight: Tensor,
                       bias: Optional[Tensor]) -> Tensor:
@@ -267,5 +341,8 @@ class Conv2d(nn.Conv2d):
             padding = (0, 0)
         else:
             padding = tuple(self.padding)
+        if route == 'winograd':
+            return winograd_conv2d(x, weight, bias, padding,
+                                   self._kernel_tiles(weight))
         return _ConvAsMatmul.apply(x, weight, bias, tuple(self.stride), padding,
                                    route == 'matmul')
