@@ -28,6 +28,7 @@ TINY = dict(
 CASE_KEYS = {'mode', 'width', 'height', 'batch_size', 'seconds', 'cpu_times',
              'conv_peak_fraction_cpu_time',
              'seconds_median', 'times', 'flops', 'flops_per_op', 'flops_per_s',
+             'executed_flops',
              'generator_params', 'discriminator_params', 'threads',
              'peak_rss_bytes', 'conv_peak_fraction', 'target', 'meets_target'}
 

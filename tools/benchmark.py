@@ -54,6 +54,7 @@ def render_pix2pixhd(report: dict, console) -> None:
            else 'defaults')))
     for column in ('resolution', 'case', 'best s', 'median s', 'CPU s',
                    'GFLOP', 'GFLOP/s', '% conv peak', '(CPU time)', 'target',
+                   'executed GFLOP',
                    'peak RSS GiB'):
         table.add_column(column, justify='left' if column in (
             'resolution', 'case') else 'right')
@@ -70,11 +71,14 @@ def render_pix2pixhd(report: dict, console) -> None:
             f'[{"green" if ok else "red"}]{fraction}[/]',
             f'{100 * case.get("conv_peak_fraction_cpu_time", 0):.1f}%',
             f'>= {100 * case["target"]:.0f}%',
+            f'{case["executed_flops"] / 1e9:.1f}',
             f'{case["peak_rss_bytes"] / GIB:.2f}')
     console.print(table)
     console.print('CPU s: process CPU time of the best call (all threads; '
                   'with --threads 1 it is immune to time-slicing by other '
-                  'processes), and the conv-peak ratio in CPU time.')
+                  'processes), and the conv-peak ratio in CPU time. GFLOP: '
+                  'the networks\' (every convolution a direct one); executed '
+                  'GFLOP: what ran (Winograd convolutions do fewer).')
     console.print(f'load average before {machine["load_before"]}, after '
                   f'{machine["load_after"]}; reference: {report["reference"]}')
     for case in report['cases']:
