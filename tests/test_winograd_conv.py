@@ -147,8 +147,22 @@ def test_cached_transform_follows_the_weight(always_winograd):
     ref.load_state_dict(state)
     with torch.no_grad():
         torch.testing.assert_close(conv(x), ref(x))
+    # a weight made under inference mode has no version to key on: no cache
+    with torch.inference_mode():
+        frozen = Conv2d(4, 5, 3, padding=1).eval()
+        frozen(x)
+        assert '_winograd_cache' not in frozen.__dict__
     # the cache is no part of the module's state
     assert set(conv.state_dict()) == {'weight', 'bias'}
+    # a transform cached under inference mode serves autograd later
+    conv.weight.requires_grad_(False)
+    with torch.inference_mode():
+        torch.testing.assert_close(conv(x), ref(x))
+    x_grad = x.clone().requires_grad_()
+    conv(x_grad).sum().backward()
+    torch.testing.assert_close(x_grad.grad, torch.autograd.grad(
+        ref(x_grad).sum(), [x_grad])[0])
+    conv.weight.requires_grad_(True)
     # a training-mode module with a trainable weight keeps none
     conv.train()
     conv(x).sum().backward()

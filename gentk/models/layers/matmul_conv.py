@@ -320,7 +320,11 @@ class Conv2d(nn.Conv2d):
         if not self._caches_kernel_tiles():
             self.__dict__.pop('_winograd_cache', None)
             return None
-        key = (weight.data_ptr(), weight._version, weight.shape)
+        try:
+            version = weight._version
+        except RuntimeError:  # a weight made under inference mode has none
+            return None
+        key = (weight.data_ptr(), version, weight.shape)
         cached = self.__dict__.get('_winograd_cache')
         if cached is None or cached[0] != key:
             with torch.no_grad():
