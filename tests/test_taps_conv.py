@@ -1,0 +1,102 @@
+"""Convolution to a few channels as a product over kernel taps and shifted
+sums, and Conv2d's route to it: values, gradients and layouts against
+F.conv2d / nn.Conv2d."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gentk.models.layers import Conv2d, native_convolutions
+from gentk.models.layers.taps_conv import taps_conv2d
+
+LAYOUTS = {'nchw': torch.contiguous_format, 'nhwc': torch.channels_last}
+
+
+@pytest.mark.parametrize('layout', LAYOUTS)
+@pytest.mark.parametrize('batch, cin, cout, kernel, bias', [
+    (1, 6, 3, (7, 7), True),    # an RGB head
+    (2, 5, 1, (4, 4), True),    # a PatchGAN's last layer, batch 2
+    (1, 4, 2, (3, 5), False),   # non-square kernel
+])
+def test_matches_conv2d_values_and_gradients(layout, batch, cin, cout, kernel,
+                                             bias):
+    torch.manual_seed(0)
+    x = torch.randn(batch, cin, 11, 13, dtype=torch.float64) \
+        .contiguous(memory_format=LAYOUTS[layout]).requires_grad_()
+    w = torch.randn(cout, cin, *kernel, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(cout, dtype=torch.float64, requires_grad=True) \
+        if bias else None
+    out, want = taps_conv2d(x, w, b), F.conv2d(x, w, b)
+    assert out.shape == want.shape
+    assert out.is_contiguous(memory_format=LAYOUTS[layout])
+    torch.testing.assert_close(out, want)
+    grad = torch.randn_like(want)
+    inputs = [x, w] + ([b] if bias else [])
+    got = torch.autograd.grad(out, inputs, grad)
+    for g, e in zip(got, torch.autograd.grad(want, inputs, grad)):
+        torch.testing.assert_close(g, e)
+    assert got[0].is_contiguous(memory_format=LAYOUTS[layout])
+
+
+def twin(conv):
+    ref = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                    stride=conv.stride, padding=conv.padding,
+                    padding_mode=conv.padding_mode, bias=conv.bias is not None)
+    ref.load_state_dict(conv.state_dict())
+    return ref
+
+
+@pytest.mark.parametrize('mode', ['reflect', 'zeros'])
+def test_conv2d_route_matches_nn_conv2d(mode):
+    torch.manual_seed(0)
+    conv = Conv2d(8, 3, 7, padding=3, padding_mode=mode)
+    ref = twin(conv)
+    x = torch.randn(1, 8, 12, 20).contiguous(
+        memory_format=torch.channels_last).requires_grad_()
+    assert conv.route(x) == 'taps'
+    out, want = conv(x), ref(x)
+    torch.testing.assert_close(out, want, rtol=1e-4, atol=1e-5)
+    grad = torch.randn_like(out)
+    got = torch.autograd.grad(out, [x, conv.weight, conv.bias], grad)
+    exp = torch.autograd.grad(want, [x, ref.weight, ref.bias], grad)
+    for g, e in zip(got, exp):
+        torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-4)
+
+
+def test_an_inplace_activation_may_follow():
+    conv = Conv2d(8, 3, 7, padding=3)
+    x = torch.randn(1, 8, 10, 12, requires_grad=True)
+    assert conv.route(x) == 'taps'
+    out = torch.relu_(conv(x))
+    want = torch.relu(twin(conv)(x))
+    torch.testing.assert_close(out, want, rtol=1e-4, atol=1e-5)
+    out.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_route_selection():
+    x = torch.empty(1, 64, 16, 16)
+    assert Conv2d(64, 3, 7, padding=3).route(x) == 'taps'
+    assert Conv2d(64, 4, 4, padding=1).route(x) == 'taps'
+    assert Conv2d(64, 5, 7, padding=3).route(x) != 'taps'  # > 4 channels
+    assert Conv2d(64, 3, 7, stride=2, padding=3).route(x) != 'taps'
+    assert Conv2d(64, 3, 1).route(x) != 'taps'  # already a product
+    assert Conv2d(64, 3, 7, padding=3).route(x.double()) is None
+    with native_convolutions():
+        assert Conv2d(64, 3, 7, padding=3).route(x) is None
+
+
+def test_double_backward_is_exact():
+    torch.manual_seed(0)
+    conv = Conv2d(4, 1, 4, padding=1)
+    ref = twin(conv)
+    x = torch.randn(2, 4, 8, 8, requires_grad=True)
+    assert conv.route(x) == 'taps'
+
+    def penalty(module):
+        grad_x, = torch.autograd.grad(module(x).square().sum(), [x],
+                                      create_graph=True)
+        return torch.autograd.grad(grad_x.square().sum(), [module.weight])[0]
+
+    torch.testing.assert_close(penalty(conv), penalty(ref), rtol=1e-4,
+                               atol=1e-4)
