@@ -6,10 +6,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gentk.models.layers import Conv2d, native_convolutions
+from gentk.models.layers import Conv2d, matmul_conv, native_convolutions
 from gentk.models.layers.taps_conv import taps_conv2d
 
 LAYOUTS = {'nchw': torch.contiguous_format, 'nhwc': torch.channels_last}
+
+
+@pytest.fixture
+def small_maps_too(monkeypatch):
+    """Route convolutions too small to pay to the taps too."""
+    monkeypatch.setattr(matmul_conv, 'TAPS_MIN_TAP_WORK', 0)
 
 
 @pytest.mark.parametrize('layout', LAYOUTS)
@@ -47,7 +53,7 @@ def twin(conv):
 
 
 @pytest.mark.parametrize('mode', ['reflect', 'zeros'])
-def test_conv2d_route_matches_nn_conv2d(mode):
+def test_conv2d_route_matches_nn_conv2d(small_maps_too, mode):
     torch.manual_seed(0)
     conv = Conv2d(8, 3, 7, padding=3, padding_mode=mode)
     ref = twin(conv)
@@ -63,7 +69,7 @@ def test_conv2d_route_matches_nn_conv2d(mode):
         torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-4)
 
 
-def test_an_inplace_activation_may_follow():
+def test_an_inplace_activation_may_follow(small_maps_too):
     conv = Conv2d(8, 3, 7, padding=3)
     x = torch.randn(1, 8, 10, 12, requires_grad=True)
     assert conv.route(x) == 'taps'
@@ -75,7 +81,8 @@ def test_an_inplace_activation_may_follow():
 
 
 def test_route_selection():
-    x = torch.empty(1, 64, 16, 16)
+    x = torch.empty(1, 64, 64, 64)  # 64 channels x 4096 pixels >= 2 ** 17
+    assert Conv2d(16, 3, 7, padding=3).route(x[:, :16]) != 'taps'  # too little
     assert Conv2d(64, 3, 7, padding=3).route(x) == 'taps'
     assert Conv2d(64, 4, 4, padding=1).route(x) == 'taps'
     assert Conv2d(64, 5, 7, padding=3).route(x) != 'taps'  # > 4 channels
@@ -86,7 +93,7 @@ def test_route_selection():
         assert Conv2d(64, 3, 7, padding=3).route(x) is None
 
 
-def test_double_backward_is_exact():
+def test_double_backward_is_exact(small_maps_too):
     torch.manual_seed(0)
     conv = Conv2d(4, 1, 4, padding=1)
     ref = twin(conv)

@@ -89,8 +89,13 @@ WINOGRAD_MAX_CHANNELS_LAST_PIXELS = 2048
 # Stride-1 convolutions to at most TAPS_MAX_OUT_CHANNELS channels (an RGB
 # head, a PatchGAN's last layer) run as a product over kernel taps and
 # shifted sums (``taps_conv.py``): pix2pixHD's 7x7 head, 64 -> 3 channels at
-# 256x128, one Intel thread: oneDNN 21.8 ms, taps 6.6 ms.
+# 256x128, one Intel thread: oneDNN 21.8 ms, taps 6.6 ms. The shifted sums
+# are kh * kw operations each way, so the route needs at least
+# TAPS_MIN_TAP_WORK input channels x output pixels to beat oneDNN (forward
+# + backward, two threads, 7x7 to 3 channels at 64x64: 32 channels 2.7 ->
+# 2.4 ms, 16 channels 1.4 -> 2.1 ms).
 TAPS_MAX_OUT_CHANNELS = 4
+TAPS_MIN_TAP_WORK = 2 ** 17
 
 _FAST_ROUTES = [True]
 
@@ -314,7 +319,8 @@ class Conv2d(nn.Conv2d):
         if self._winograd_fits(x, out_h, out_w):
             return 'winograd'
         if (self.out_channels <= TAPS_MAX_OUT_CHANNELS
-                and self.stride == (1, 1) and self.kernel_size != (1, 1)):
+                and self.stride == (1, 1) and self.kernel_size != (1, 1)
+                and self.in_channels * pixels >= TAPS_MIN_TAP_WORK):
             return 'taps'
         if (_LINEAR is None or self.weight[0].numel() < MATMUL_MIN_REDUCTION
                 or not torch.backends.mkldnn.is_available()
