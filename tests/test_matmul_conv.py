@@ -5,6 +5,7 @@ import warnings
 import pytest
 import torch
 from torch import nn
+from conv_twins import assert_penalty_matches_twin, twin
 from torch.utils.flop_counter import FlopCounterMode
 
 from gentk.models.layers import ConvNormAct, ResidualBlock
@@ -26,14 +27,6 @@ def always_matmul(monkeypatch):
     monkeypatch.setattr(matmul_conv, 'MATMUL_PIXEL_RATIO', 0.0)
     monkeypatch.setattr(matmul_conv, 'MATMUL_BACKWARD_PIXEL_RATIO', 0.0)
     monkeypatch.setattr(matmul_conv, 'MATMUL_MIN_REDUCTION', 0)
-
-
-def twin(conv):
-    ref = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
-                    stride=conv.stride, padding=conv.padding,
-                    padding_mode=conv.padding_mode, bias=conv.bias is not None)
-    ref.load_state_dict(conv.state_dict())
-    return ref
 
 
 @pytest.mark.parametrize('batch, cin, cout, k, stride, pad, mode, bias', [
@@ -74,14 +67,8 @@ def test_frozen_weights_and_input_without_grad(always_matmul):
 def test_double_backward_matches(always_matmul):
     """A gradient penalty differentiates the input gradient again."""
     conv = Conv2d(3, 5, 3, padding=1, padding_mode='reflect')
-    ref = twin(conv)
     x = torch.randn(2, 3, 6, 7, requires_grad=True)
-
-    def penalty(module):
-        (gx,) = torch.autograd.grad(module(x).pow(2).sum(), x, create_graph=True)
-        return torch.autograd.grad(gx.pow(2).sum(), module.weight)[0]
-
-    torch.testing.assert_close(penalty(conv), penalty(ref))
+    assert_penalty_matches_twin(conv, x)
 
 
 def test_flops_are_the_convolution_flops(always_matmul):

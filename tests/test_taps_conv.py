@@ -4,7 +4,7 @@ F.conv2d / nn.Conv2d."""
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
+from conv_twins import assert_matches_twin, assert_penalty_matches_twin, twin
 
 from gentk.models.layers import Conv2d, matmul_conv, native_convolutions
 from gentk.models.layers.taps_conv import taps_conv2d
@@ -44,29 +44,14 @@ def test_matches_conv2d_values_and_gradients(layout, batch, cin, cout, kernel,
     assert got[0].is_contiguous(memory_format=LAYOUTS[layout])
 
 
-def twin(conv):
-    ref = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
-                    stride=conv.stride, padding=conv.padding,
-                    padding_mode=conv.padding_mode, bias=conv.bias is not None)
-    ref.load_state_dict(conv.state_dict())
-    return ref
-
-
 @pytest.mark.parametrize('mode', ['reflect', 'zeros'])
 def test_conv2d_route_matches_nn_conv2d(small_maps_too, mode):
     torch.manual_seed(0)
     conv = Conv2d(8, 3, 7, padding=3, padding_mode=mode)
-    ref = twin(conv)
     x = torch.randn(1, 8, 12, 20).contiguous(
         memory_format=torch.channels_last).requires_grad_()
     assert conv.route(x) == 'taps'
-    out, want = conv(x), ref(x)
-    torch.testing.assert_close(out, want, rtol=1e-4, atol=1e-5)
-    grad = torch.randn_like(out)
-    got = torch.autograd.grad(out, [x, conv.weight, conv.bias], grad)
-    exp = torch.autograd.grad(want, [x, ref.weight, ref.bias], grad)
-    for g, e in zip(got, exp):
-        torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-4)
+    assert_matches_twin(conv, x)
 
 
 def test_an_inplace_activation_may_follow(small_maps_too):
@@ -96,14 +81,6 @@ def test_route_selection():
 def test_double_backward_is_exact(small_maps_too):
     torch.manual_seed(0)
     conv = Conv2d(4, 1, 4, padding=1)
-    ref = twin(conv)
     x = torch.randn(2, 4, 8, 8, requires_grad=True)
     assert conv.route(x) == 'taps'
-
-    def penalty(module):
-        grad_x, = torch.autograd.grad(module(x).square().sum(), [x],
-                                      create_graph=True)
-        return torch.autograd.grad(grad_x.square().sum(), [module.weight])[0]
-
-    torch.testing.assert_close(penalty(conv), penalty(ref), rtol=1e-4,
-                               atol=1e-4)
+    assert_penalty_matches_twin(conv, x, rtol=1e-4, atol=1e-4)

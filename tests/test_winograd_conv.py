@@ -4,7 +4,7 @@ cache, double backward and FLOP counts."""
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
+from conv_twins import assert_matches_twin, assert_penalty_matches_twin, twin
 from torch.utils.flop_counter import FlopCounterMode
 
 from gentk.models.layers import Conv2d, matmul_conv, native_convolutions
@@ -73,27 +73,13 @@ def test_rejects_other_kernel_sizes():
         winograd_conv2d(torch.randn(1, 2, 8, 8), torch.randn(2, 2, 5, 5))
 
 
-def twin(conv):
-    ref = nn.Conv2d(conv.in_channels, conv.out_channels, 3, padding=1,
-                    padding_mode=conv.padding_mode, bias=conv.bias is not None)
-    ref.load_state_dict(conv.state_dict())
-    return ref
-
-
 @pytest.mark.parametrize('mode', ['reflect', 'zeros'])
 def test_conv2d_route_matches_nn_conv2d(always_winograd, mode):
     torch.manual_seed(0)
     conv = Conv2d(6, 7, 3, padding=1, padding_mode=mode)
-    ref = twin(conv)
     x = torch.randn(2, 6, 9, 12, requires_grad=True)
     assert conv.route(x) == 'winograd'
-    out, want = conv(x), ref(x)
-    torch.testing.assert_close(out, want, rtol=1e-4, atol=1e-5)
-    grad = torch.randn_like(out)
-    got = torch.autograd.grad(out, [x, conv.weight, conv.bias], grad)
-    exp = torch.autograd.grad(want, [x, ref.weight, ref.bias], grad)
-    for g, e in zip(got, exp):
-        torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-4)
+    assert_matches_twin(conv, x)
 
 
 def test_route_selection():
@@ -174,17 +160,9 @@ def test_double_backward_is_exact(always_winograd):
     equals the native convolution's."""
     torch.manual_seed(0)
     conv = Conv2d(3, 4, 3, padding=1)
-    ref = twin(conv)
     x = torch.randn(2, 3, 6, 6, requires_grad=True)
     assert conv.route(x) == 'winograd'
-
-    def penalty(module):
-        grad_x, = torch.autograd.grad(module(x).square().sum(), [x],
-                                      create_graph=True)
-        return torch.autograd.grad(grad_x.square().sum(), [module.weight])[0]
-
-    torch.testing.assert_close(penalty(conv), penalty(ref), rtol=1e-4,
-                               atol=1e-4)
+    assert_penalty_matches_twin(conv, x, rtol=1e-4, atol=1e-4)
 
 
 def test_flops_nominal_and_executed(always_winograd):

@@ -1,0 +1,43 @@
+"""Shared by the convolution route tests: the plain ``nn.Conv2d`` twin of a
+``layers.Conv2d`` and a second-order gradient to compare them by."""
+import torch
+from torch import nn
+
+
+def twin(conv: nn.Conv2d) -> nn.Conv2d:
+    """``nn.Conv2d`` with ``conv``'s hyper-parameters and weights."""
+    ref = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                    stride=conv.stride, padding=conv.padding,
+                    padding_mode=conv.padding_mode, bias=conv.bias is not None)
+    ref.load_state_dict(conv.state_dict())
+    return ref
+
+
+def _penalty_weight_grad(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Gradient in ``module.weight`` of a gradient penalty on ``x`` (a
+    double backward through the module)."""
+    grad_x, = torch.autograd.grad(module(x).square().sum(), [x],
+                                  create_graph=True)
+    return torch.autograd.grad(grad_x.square().sum(), [module.weight])[0]
+
+
+def assert_penalty_matches_twin(conv: nn.Conv2d, x: torch.Tensor,
+                                **tolerance) -> None:
+    """A gradient penalty's weight gradient through ``conv`` equals the one
+    through its ``nn.Conv2d`` twin."""
+    torch.testing.assert_close(_penalty_weight_grad(conv, x),
+                               _penalty_weight_grad(twin(conv), x),
+                               **tolerance)
+
+
+def assert_matches_twin(conv: nn.Conv2d, x: torch.Tensor) -> None:
+    """``conv`` and its ``nn.Conv2d`` twin agree on ``x``: output and the
+    gradients in ``x``, the weight and the bias (float32 rounding)."""
+    ref = twin(conv)
+    out, want = conv(x), ref(x)
+    torch.testing.assert_close(out, want, rtol=1e-4, atol=1e-5)
+    grad = torch.randn_like(out)
+    got = torch.autograd.grad(out, [x, conv.weight, conv.bias], grad)
+    exp = torch.autograd.grad(want, [x, ref.weight, ref.bias], grad)
+    for g, e in zip(got, exp):
+        torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-4)
