@@ -338,7 +338,6 @@ class Conv2d(nn.Conv2d):
         the weight is unchanged (same storage, same version); None where
         the call computes its own."""
         if not self._caches_kernel_tiles():
-            self.__dict__.pop('_winograd_cache', None)
             return None
         try:
             version = weight._version
@@ -356,6 +355,11 @@ class Conv2d(nn.Conv2d):
 
     def _conv_forward(self, x: Tensor, weight: Tensor,
                       bias: Optional[Tensor]) -> Tensor:
+        if ('_winograd_cache' in self.__dict__
+                and not self._caches_kernel_tiles()):
+            # Training again after evaluation: the weight will change, so
+            # the transform (16/9 of the weight) goes, whichever route runs.
+            del self.__dict__['_winograd_cache']
         route = self.route(x)
         if route is None:
             return super()._conv_forward(x, weight, bias)
