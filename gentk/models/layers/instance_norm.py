@@ -15,7 +15,6 @@ kernels compute, both layout-preserving:
   (two threads, 64 x 256 x 512 forward + backward: 24 ms vs 30 ms for
   ``instance_norm``) and the only one for larger channels-last batches.
 """
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 

@@ -18,13 +18,14 @@ Backward scatters the output gradient into the tap planes and runs the two
 transposed products; a double backward differentiates the native
 convolution.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
+from .conv_grads import native_conv_grads
 from .layout import is_channels_last
-from .winograd_conv import native_conv_grads
 
 
 def _columns(x: Tensor) -> Tensor:
@@ -95,9 +96,12 @@ class _TapsConv(torch.autograd.Function):
         return grad_x, grad_w, grad_b
 
 
-def taps_conv2d(x: Tensor, weight: Tensor,
-                bias: Optional[Tensor] = None) -> Tensor:
-    """``F.conv2d(x, weight, bias)`` (stride 1, no padding, dilation or
-    groups) as a product over kernel taps and shifted sums; output in
+def taps_conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None,
+                padding: Tuple[int, int] = (0, 0)) -> Tensor:
+    """``F.conv2d(x, weight, bias, padding=padding)`` (stride 1, no dilation
+    or groups) as a product over kernel taps and shifted sums; output in
     ``x``'s layout."""
+    pad_h, pad_w = padding
+    if pad_h or pad_w:
+        x = F.pad(x, (pad_w, pad_w, pad_h, pad_h))
     return _TapsConv.apply(x, weight, bias)

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .conv_grads import col2im_channels_last, native_conv_grads
 from .layout import is_channels_last
 
 # F(2x2, 3x3) with interpolation points 0, 1, -1 (Lavin & Gray, section 4.1).
@@ -105,19 +106,13 @@ def _fold_tiles(grad_tiles: Tensor, x_shape: torch.Size, tiles_h: int,
                 tiles_w: int, channels_last: bool) -> Tensor:
     """Gradient of ``_tiles``'s input: ``B dV B^T`` per tile, added back
     where the (overlapping) tiles came from."""
-    batch, channels, height, width = x_shape
+    batch, channels = x_shape[:2]
     tile_input = _matrices(grad_tiles.dtype, grad_tiles.device)[0]
     grads = torch.mm(tile_input.t(), grad_tiles.view(16, -1)).view(
         4, 4, channels, batch, tiles_h, tiles_w)
-    # Accumulate channels-last so each strided addition runs over contiguous
-    # channel vectors; view back as NCHW.
-    grads = grads.permute(0, 1, 3, 4, 5, 2)  # [4, 4, N, th, tw, C]
-    grad_x = grad_tiles.new_zeros(batch, height, width, channels)
-    span_h, span_w = 2 * tiles_h - 1, 2 * tiles_w - 1
-    for i in range(4):
-        for j in range(4):
-            grad_x[:, i:i + span_h:2, j:j + span_w:2] += grads[i, j]
-    grad_x = grad_x.permute(0, 3, 1, 2)
+    # The tiles are a 4x4 kernel's taps at stride 2.
+    grad_x = col2im_channels_last(grads.permute(3, 4, 5, 2, 0, 1), x_shape,
+                                  (0, 0), (2, 2))
     return grad_x if channels_last else grad_x.contiguous()
 
 
@@ -166,19 +161,6 @@ class _WinogradConv(torch.autograd.Function):
         if needs_b:
             grad_b = grad_out.sum((0, 2, 3))
         return grad_x, grad_w, grad_b, None
-
-
-def native_conv_grads(grad_out: Tensor, inputs: Tuple[Tensor, ...],
-                      needs: Tuple[bool, ...], conv_args: dict):
-    """Differentiable gradients of ``F.conv2d(*inputs, **conv_args)`` (for a
-    custom convolution's backward under ``create_graph=True``); None where
-    ``needs`` is False."""
-    with torch.enable_grad():
-        out = F.conv2d(*inputs, **conv_args)
-        grads = iter(torch.autograd.grad(
-            out, [t for t, need in zip(inputs, needs) if need], grad_out,
-            create_graph=True))
-    return tuple(next(grads) if need else None for need in needs)
 
 
 def winograd_conv2d(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None,
