@@ -104,14 +104,15 @@ def _tile_grads(grad_out: Tensor, tiles_h: int, tiles_w: int) -> Tensor:
 
 def _fold_tiles(grad_tiles: Tensor, x_shape: torch.Size, tiles_h: int,
                 tiles_w: int, channels_last: bool) -> Tensor:
-    """Gradient of ``_tiles``'s input: ``B dV B^T`` per tile, added back
-    where the (overlapping) tiles came from."""
+    """Gradient of ``_tiles``'s input from ``grad_tiles`` ``[16, N * tiles,
+    Cin]``: ``B dV B^T`` per tile, added back where the (overlapping) tiles
+    came from."""
     batch, channels = x_shape[:2]
     tile_input = _matrices(grad_tiles.dtype, grad_tiles.device)[0]
-    grads = torch.mm(tile_input.t(), grad_tiles.view(16, -1)).view(
-        4, 4, channels, batch, tiles_h, tiles_w)
+    grads = torch.mm(tile_input.t(), grad_tiles.reshape(16, -1)).view(
+        4, 4, batch, tiles_h, tiles_w, channels)
     # The tiles are a 4x4 kernel's taps at stride 2.
-    grad_x = col2im_channels_last(grads.permute(3, 4, 5, 2, 0, 1), x_shape,
+    grad_x = col2im_channels_last(grads.permute(2, 3, 4, 5, 0, 1), x_shape,
                                   (0, 0), (2, 2))
     return grad_x if channels_last else grad_x.contiguous()
 
@@ -148,16 +149,23 @@ class _WinogradConv(torch.autograd.Function):
         grad_x = grad_w = grad_b = None
         grad_products = _tile_grads(grad_out, tiles_h, tiles_w)
         if needs_x:
-            grad_tiles = torch.bmm(kernel_tiles.transpose(1, 2), grad_products)
+            # dV^T = dM^T @ U: [16, tiles, Cin]. MKL runs it as fast as the
+            # forward product; U^T @ dM (the transposed kernel as the left
+            # operand) took 1.3-1.7x as long (1024 channels, 8x16 map).
+            grad_tiles = torch.bmm(grad_products.transpose(1, 2), kernel_tiles)
             grad_x = _fold_tiles(grad_tiles, x.shape, tiles_h, tiles_w,
                                  is_channels_last(x))
         if needs_w:
             grad_kernel_tiles = torch.bmm(grad_products,
                                           input_tiles.transpose(1, 2))
             kernel = _matrices(weight.dtype, weight.device)[1]
-            # dg = G^T dU G for every kernel, written [Cout * Cin, 9]
-            grad_w = torch.mm(grad_kernel_tiles.view(16, -1).t(), kernel) \
-                .view_as(weight)
+            # dg = G^T dU G for every kernel, as one [Cin, 16] @ [16, 9]
+            # product per output channel: it writes the gradient in the
+            # weight's layout in one pass (1024 channels: 3.8 ms, against
+            # 5.8 ms for a single [Cout * Cin, 16] @ [16, 9] product).
+            grad_w = torch.bmm(
+                grad_kernel_tiles.permute(1, 2, 0),
+                kernel.expand(weight.size(0), 16, 9)).view_as(weight)
         if needs_b:
             grad_b = grad_out.sum((0, 2, 3))
         return grad_x, grad_w, grad_b, None
