@@ -4,6 +4,7 @@ import warnings
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from conv_twins import assert_penalty_matches_twin, twin
 from torch.utils.flop_counter import FlopCounterMode
@@ -172,3 +173,18 @@ def test_residual_block_matches_native_route(monkeypatch):
     scale = max(g.abs().max().item() for g in native_grads)
     for got, want in zip(grads, native_grads):
         torch.testing.assert_close(got, want, rtol=0, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize('batch, kernel, padding, stride, channels_last', [
+    (1, (3, 3), (1, 1), (1, 1), False),
+    (2, (3, 3), (1, 1), (1, 1), True),
+    (3, (4, 2), (2, 0), (2, 1), False),
+    (2, (1, 3), (0, 1), (1, 2), True),
+])
+def test_im2col_matches_unfold(batch, kernel, padding, stride, channels_last):
+    x = torch.randn(batch, 5, 9, 11)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    cols = matmul_conv._im2col(x, kernel, padding, stride)
+    unfolded = F.unfold(x, kernel, padding=padding, stride=stride)  # [N, K, L]
+    assert torch.equal(cols, unfolded.transpose(0, 1).reshape(cols.shape))
