@@ -95,7 +95,8 @@ def main(argv=None):
                       if type(m).__name__ == 'GeneratedSegmentationScores')
         console.print(segmentation_table(metrics, title))
         protocol = metric.protocol()
-        console.print('protocol: ' + '; '.join(f'{k}: {v}' for k, v in protocol.items()))
+        console.print('protocol: ' + '; '.join(
+            f'{k}: {v}' for k, v in protocol.items()))
         result['protocol'] = protocol
     if other:
         console.print(metric_table(other, title))

@@ -246,15 +246,16 @@ def summarise(case: dict, peak_flops_per_s: float,
     return case
 
 
-def run_pix2pixhd_benchmark(resolutions: Sequence[Tuple[int, int]] = ((256, 128),),
-                  modes: Sequence[str] = ('train', 'infer'),
-                  repeats: int = 5, warmup: int = 2, threads: int = 0,
-                  batch_size: int = 1, networks: Optional[dict] = None,
-                  num_classes: int = NUM_CLASSES, isolate: bool = True,
-                  peak_repeats: int = 10, peak_channels: int = 256,
-                  peak_size: int = 128, profile_rows: int = 0,
-                  adam: str = 'config',
-                  keep_freed_memory: Optional[bool] = None) -> dict:
+def run_pix2pixhd_benchmark(
+        resolutions: Sequence[Tuple[int, int]] = ((256, 128),),
+        modes: Sequence[str] = ('train', 'infer'),
+        repeats: int = 5, warmup: int = 2, threads: int = 0,
+        batch_size: int = 1, networks: Optional[dict] = None,
+        num_classes: int = NUM_CLASSES, isolate: bool = True,
+        peak_repeats: int = 10, peak_channels: int = 256,
+        peak_size: int = 128, profile_rows: int = 0,
+        adam: str = 'config',
+        keep_freed_memory: Optional[bool] = None) -> dict:
     """Every (resolution, mode) case; the report as a JSON-able dict.
     ``keep_freed_memory=None`` follows the default runtime."""
     if keep_freed_memory is None:

@@ -103,8 +103,8 @@ class CityscapesDataset(BaseDataset):
             raise missing_folder_error('data_root', str(self.data_root))
         img_dir = osp.join(self.data_root, 'leftImg8bit', self.split)
         gt_dir = osp.join(self.data_root, 'gtFine', self.split)
-        for what, path in (('image folder', img_dir), ('label folder',
-                                                        gt_dir)):
+        for what, path in (('image folder', img_dir),
+                           ('label folder', gt_dir)):
             if not osp.isdir(path):
                 raise missing_folder_error(f'{self.split!r} {what}', path)
         data_list = []

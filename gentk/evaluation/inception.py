@@ -376,4 +376,3 @@ def shared_inception(weights: str, device: Union[str, torch.device] = 'cpu'
             _SHARED.popitem(last=False)
     _SHARED.move_to_end(key)
     return _SHARED[key]
-
