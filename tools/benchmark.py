@@ -13,6 +13,11 @@ Usage::
 
 Resolutions are ``WIDTHxHEIGHT`` (pix2pixHD's 1024x512 is 1024 wide).
 """
+if __name__ == '__main__':
+    # Before torch loads: glibc reads its tunables only when a process starts.
+    from gentk.huge_pages import restart_with_huge_pages
+    restart_with_huge_pages()
+
 import argparse
 import json
 import os
@@ -51,7 +56,8 @@ def render_pix2pixhd(report: dict, console) -> None:
         f'{machine["threads"]} threads, fp32 3x3 conv peak '
         f'{peak["flops_per_s"] / 1e9:.0f} GFLOP/s ({layouts}); malloc '
         + ('keeps freed memory' if report['settings']['keep_freed_memory']
-           else 'defaults')))
+           else 'defaults')
+        + (', huge pages' if report['settings'].get('huge_pages') else '')))
     for column in ('resolution', 'case', 'best s', 'median s', 'CPU s',
                    'GFLOP', 'GFLOP/s', '% conv peak', '(CPU time)', 'target',
                    'executed GFLOP',

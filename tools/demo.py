@@ -3,6 +3,11 @@ synthetic streets, evaluate it, and show where everything went.
 
     python tools/demo.py [--iters 1500] [--work-dir work_dirs/demo]
 """
+if __name__ == '__main__':
+    # Before torch loads: glibc reads its tunables only when a process starts.
+    from gentk.huge_pages import restart_with_huge_pages
+    restart_with_huge_pages()
+
 import argparse
 import json
 import os.path as osp

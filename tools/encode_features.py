@@ -6,6 +6,11 @@ Runs the trained encoder over the training split (its test-time pipeline:
 no random flips), takes one feature vector per instance and runs K-means per
 semantic class. ``tools/generate.py --clusters`` samples the centres.
 """
+if __name__ == '__main__':
+    # Before torch loads: glibc reads its tunables only when a process starts.
+    from gentk.huge_pages import restart_with_huge_pages
+    restart_with_huge_pages()
+
 import argparse
 
 import torch

@@ -8,6 +8,11 @@
 LABELS and --instances are files or folders. Cityscapes names pair up
 (``*_gtFine_labelIds.png`` with ``*_gtFine_instanceIds.png``).
 """
+if __name__ == '__main__':
+    # Before torch loads: glibc reads its tunables only when a process starts.
+    from gentk.huge_pages import restart_with_huge_pages
+    restart_with_huge_pages()
+
 import argparse
 import os
 import os.path as osp

@@ -8,6 +8,11 @@ scored against the input labels (mIoU and pixel accuracy over the 19
 Cityscapes train ids), with an "oracle" row (real photos) and a "floor" row
 (generated photos against shuffled labels), under the printed protocol.
 """
+if __name__ == '__main__':
+    # Before torch loads: glibc reads its tunables only when a process starts.
+    from gentk.huge_pages import restart_with_huge_pages
+    restart_with_huge_pages()
+
 import argparse
 import json
 import os

@@ -5,6 +5,11 @@
     python tools/train.py CONFIG --resume PATH.pth     # that checkpoint
     python tools/train.py CONFIG --cfg-options train_cfg.max_iters=100
 """
+if __name__ == '__main__':
+    # Before torch loads: glibc reads its tunables only when a process starts.
+    from gentk.huge_pages import restart_with_huge_pages
+    restart_with_huge_pages()
+
 import argparse
 
 from mmengine.config import DictAction

@@ -45,7 +45,11 @@ timed here is the one ``tools/train.py`` runs; ``--adam`` overrides the
 implementation for comparisons. As in training runs, freed memory stays
 in the heap when the default runtime says ``keep_freed_cpu_memory=True``
 (``gentk.utils.cpu_heap``); ``keep_freed_memory=False``
-(``--malloc-default``) measures glibc's default instead.
+(``--malloc-default``) measures glibc's default instead. Like the other
+tools, ``tools/benchmark.py`` restarts itself with huge pages for the heap
+where the machine offers them on request (``gentk.huge_pages``; off with
+``GENTK_HUGE_PAGES=0``); the isolated cases inherit it, and the report
+says whether it was in effect.
 """
 import json
 import os
@@ -57,6 +61,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..huge_pages import huge_pages_requested
 from ..models.layers.matmul_conv import native_convolutions
 from ..utils import cpu_heap
 from .timing import (conv_throughput, count_flops, peak_rss_bytes,
@@ -274,6 +279,7 @@ def run_pix2pixhd_benchmark(
                       num_classes=num_classes,
                       optimizer=optimizer_cfg(adam), adam=adam,
                       keep_freed_memory=keep_freed_memory,
+                      huge_pages=huge_pages_requested(),
                       flops='FlopCounterMode: conv/matmul, 2 per MAC',
                       peak_rss='getrusage ru_maxrss of a fresh process per '
                                'case' if isolate else
