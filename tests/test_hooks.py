@@ -32,7 +32,8 @@ class FakeRunner:
 def test_progress_bar_shows_iterations_and_losses():
     buffer = io.StringIO()
     hook = RichProgressHook(refresh_interval=1,
-                            console=Console(file=buffer, width=120, force_terminal=False))
+                            console=Console(file=buffer, width=120,
+                                            force_terminal=False))
     runner = FakeRunner()
     hook.before_train(runner)
     for i in range(10):

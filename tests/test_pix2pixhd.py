@@ -92,9 +92,10 @@ def test_channels_last_step_runs_nhwc_and_matches_nchw(monkeypatch,
     """With the preprocessor's channels_last every layer of both networks
     outputs NHWC but the generator's residual blocks, and one training step
     gives the NCHW step's losses and, after it, the same generated images
-    (with the small-map product route forced on as well). Weights are not compared one by one: the conv
-    biases before instance norms get gradients of pure rounding noise,
-    which Adam's first step turns into +-lr either way."""
+    (with the small-map product route forced on as well). Weights are not
+    compared one by one: the conv biases before instance norms get
+    gradients of pure rounding noise, which Adam's first step turns into
+    +-lr either way."""
     from gentk.models.layers import matmul_conv
     if matmul_route:
         monkeypatch.setattr(matmul_conv, 'MATMUL_PIXEL_RATIO', 0.0)

@@ -303,4 +303,3 @@ def test_segment_reads_uint8_and_minus1_1_photos_alike():
     photo = minus1_1.clone().requires_grad_()
     model.segment_logits(photo).sum().backward()
     assert photo.grad is not None and photo.grad.abs().sum() > 0
-

@@ -9,7 +9,8 @@ import pytest
 
 from tiny_config import run_tool, write_tiny_config
 
-ENCODER = "dict(type='InstanceFeatureEncoder', out_channels=3, base_channels=4, num_downsamples=2)"
+ENCODER = ("dict(type='InstanceFeatureEncoder', out_channels=3, "
+           "base_channels=4, num_downsamples=2)")
 
 
 @pytest.fixture(scope='module')

@@ -180,8 +180,8 @@ def test_resize_scale_factor_keep_ratio_scale_width_and_multiple():
         return transform(dict(gt_label=np.zeros((height, width))))['img_shape']
 
     assert shape_after(PairedResize(scale_factor=0.5)) == (20, 30)
-    assert shape_after(PairedResize(scale=(30, 30), keep_ratio=True)) == (20,
-                                                                           30)
+    assert shape_after(PairedResize(scale=(30, 30), keep_ratio=True)) \
+        == (20, 30)
     assert shape_after(ScaleWidth(20), 37, 53) == (13, 20)  # int(20*37/53)
     assert shape_after(PairedResizeToMultiple(16), 37, 53) == (32, 48)
     with pytest.raises(ValueError, match='exactly one'):

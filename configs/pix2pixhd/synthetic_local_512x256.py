@@ -1,7 +1,8 @@
 # CPU-sized twin of cityscapes_2048.py: global generator + one local
 # enhancer at 512x256 (global ngf 32, local ngf 16), 3 discriminators.
 # Start it from a synthetic_256x128 checkpoint to follow the paper's stages:
-#   --cfg-options model.global_generator_weights=work_dirs/synthetic_256x128/iter_2000.pth
+#   --cfg-options \
+#     model.global_generator_weights=work_dirs/synthetic_256x128/iter_2000.pth
 _base_ = [
     '../_base_/models/pix2pixhd_global.py',
     '../_base_/datasets/synthetic_streets_256x128.py',
