@@ -99,8 +99,8 @@ def restart_with_huge_pages() -> None:
     """Re-execute this process's command line with huge pages requested
     for its heap; returns only where that would change nothing."""
     env = huge_page_environ()
-    if env is None:
-        return
+    if env is None or not sys.argv or sys.argv[0] in ('', '-'):
+        return  # nothing to do, or a script read from stdin: no second read
     argv = list(getattr(sys, 'orig_argv', [sys.executable] + sys.argv))
     sys.stdout.flush()
     sys.stderr.flush()

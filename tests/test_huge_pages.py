@@ -72,3 +72,15 @@ def test_the_restarted_process_gets_huge_pages():
     else:
         assert tunables == TUNABLE
         assert _anon_huge_kib(rest) >= 2048
+
+
+def test_a_script_read_from_stdin_is_not_restarted():
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('GLIBC_TUNABLES', huge_pages.OPT_OUT)}
+    script = ('import os\n'
+              'from gentk.huge_pages import restart_with_huge_pages\n'
+              'restart_with_huge_pages()\n'
+              'print(repr(os.environ.get("GLIBC_TUNABLES", "")))\n')
+    out = subprocess.run([sys.executable, '-'], input=script, env=env,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "''"
