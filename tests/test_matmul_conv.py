@@ -188,3 +188,11 @@ def test_im2col_matches_unfold(batch, kernel, padding, stride, channels_last):
     cols = matmul_conv._im2col(x, kernel, padding, stride)
     unfolded = F.unfold(x, kernel, padding=padding, stride=stride)  # [N, K, L]
     assert torch.equal(cols, unfolded.transpose(0, 1).reshape(cols.shape))
+
+
+def test_im2col_of_a_view_with_an_offset():
+    """The strided copy starts at the view's own first element."""
+    x = torch.randn(2, 5, 12, 15)[:, 1:4, 2:11, 3:14]
+    cols = matmul_conv._im2col(x, (3, 3), (0, 0), (1, 1))
+    unfolded = F.unfold(x, 3)
+    assert torch.equal(cols, unfolded.transpose(0, 1).reshape(cols.shape))
