@@ -23,11 +23,11 @@ huge pages are already requested, unavailable (not glibc >= 2.35, THP
 This module imports nothing heavy, so that the restart costs only an
 interpreter start.
 """
-import ctypes
-import ctypes.util
 import os
 import sys
 from typing import Dict, Mapping, Optional, Tuple
+
+from .glibc import glibc_version
 
 TUNABLE = 'glibc.malloc.hugetlb=1'
 OPT_OUT = 'GENTK_HUGE_PAGES'
@@ -48,23 +48,6 @@ def thp_mode(path: str = THP_ENABLED) -> Optional[str]:
         if word.startswith('[') and word.endswith(']'):
             return word[1:-1]
     return None
-
-
-def glibc_version() -> Optional[Tuple[int, int]]:
-    """``(major, minor)`` of the C library's glibc, or None elsewhere."""
-    if not sys.platform.startswith('linux'):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-        get_version = libc.gnu_get_libc_version
-    except (OSError, AttributeError):  # not glibc (e.g. musl)
-        return None
-    get_version.restype = ctypes.c_char_p
-    try:
-        major, minor = get_version().decode().split('.')[:2]
-        return int(major), int(minor)
-    except ValueError:
-        return None
 
 
 def huge_pages_requested(environ: Mapping[str, str] = os.environ) -> bool:

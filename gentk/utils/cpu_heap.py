@@ -20,9 +20,7 @@ undone; :class:`gentk.engine.GenRunner` applies it when the config says
 ``keep_freed_cpu_memory=True`` (the default runtime does). Elsewhere than
 glibc it does nothing and says so.
 """
-import ctypes
-import ctypes.util
-import sys
+from ..glibc import load_glibc
 
 # mallopt parameters (glibc malloc.h)
 M_TRIM_THRESHOLD = -1
@@ -32,27 +30,13 @@ _NEVER_TRIM = 2**31 - 1  # the largest value mallopt's int parameter takes
 _applied = False
 
 
-def _glibc():
-    if not sys.platform.startswith('linux'):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-    except OSError:
-        return None
-    # musl and other C libraries have no mallopt (or a no-op one); glibc
-    # also exports gnu_get_libc_version.
-    if not hasattr(libc, 'mallopt') or not hasattr(libc, 'gnu_get_libc_version'):
-        return None
-    return libc
-
-
 def keep_freed_memory() -> bool:
     """Make glibc ``malloc`` keep freed memory for reuse (see the module
     docstring). Returns whether it is in effect; idempotent."""
     global _applied
     if _applied:
         return True
-    libc = _glibc()
+    libc = load_glibc()
     if libc is None:
         return False
     # mallopt returns 1 on success and 0 on error.
