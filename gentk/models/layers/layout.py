@@ -16,6 +16,11 @@ def is_channels_last(x: Tensor) -> bool:
             and not x.is_contiguous())
 
 
+def memory_format_of(x: Tensor) -> torch.memory_format:
+    """The memory format that keeps ``x``'s layout in ``.contiguous()``."""
+    return torch.channels_last if is_channels_last(x) else torch.contiguous_format
+
+
 def _relayout(x: Tensor, channels_last: bool) -> Tensor:
     n, c, h, w = x.shape
     if n != 1:  # no 2-D view of the whole batch: torch's own copy

@@ -48,7 +48,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .conv_grads import col2im_channels_last, native_conv_grads
-from .layout import is_channels_last
+from .layout import is_channels_last, memory_format_of
 from .taps_conv import taps_conv2d
 from .winograd_conv import transform_weight, winograd_conv2d
 
@@ -257,9 +257,7 @@ class _ConvAsMatmul(torch.autograd.Function):
                 grad_cols.view(batch, out_h, out_w, in_channels,
                                *weight.shape[2:]),
                 x.shape, ctx.padding, ctx.stride)
-            grad_x = grad_x.contiguous(memory_format=torch.channels_last
-                                       if is_channels_last(x) else
-                                       torch.contiguous_format)
+            grad_x = grad_x.contiguous(memory_format=memory_format_of(x))
         return grad_x, grad_w, grad_b, None, None, None
 
 

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .conv_grads import native_conv_grads
-from .layout import is_channels_last
+from .layout import is_channels_last, memory_format_of
 
 
 def _columns(x: Tensor) -> Tensor:
@@ -53,11 +53,10 @@ class _TapsConv(torch.autograd.Function):
         if bias is not None:
             out += bias.view(-1, 1, 1, 1)
         ctx.save_for_backward(x, weight, bias)
-        layout = (torch.channels_last if is_channels_last(x)
-                  else torch.contiguous_format)
         # [N, Cout, H, W] in the input's layout, as a tensor of its own (not
         # a view), so that an in-place activation may follow.
-        return out.transpose(0, 1).contiguous(memory_format=layout).detach()
+        return out.transpose(0, 1).contiguous(
+            memory_format=memory_format_of(x)).detach()
 
     @staticmethod
     def backward(ctx, grad_out: Tensor):
