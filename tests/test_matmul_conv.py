@@ -10,7 +10,7 @@ from conv_twins import assert_penalty_matches_twin, twin
 from torch.utils.flop_counter import FlopCounterMode
 
 from gentk.models.layers import ConvNormAct, ResidualBlock
-from gentk.models.layers import matmul_conv
+from gentk.models.layers import conv_products, matmul_conv
 from gentk.models.layers.matmul_conv import Conv2d
 
 
@@ -19,7 +19,7 @@ def test_the_pinned_torch_has_the_onednn_product():
     inner-product op; without them every test below would only exercise
     nn.Conv2d's fallback, so their absence is a failure, not a skip."""
     assert torch.backends.mkldnn.is_available()
-    assert matmul_conv._LINEAR is not None
+    assert conv_products.ONEDNN_LINEAR is not None
 
 
 @pytest.fixture
@@ -185,7 +185,7 @@ def test_im2col_matches_unfold(batch, kernel, padding, stride, channels_last):
     x = torch.randn(batch, 5, 9, 11)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    cols = matmul_conv._im2col(x, kernel, padding, stride)
+    cols = conv_products.im2col(x, kernel, padding, stride)
     unfolded = F.unfold(x, kernel, padding=padding, stride=stride)  # [N, K, L]
     assert torch.equal(cols, unfolded.transpose(0, 1).reshape(cols.shape))
 
@@ -193,6 +193,6 @@ def test_im2col_matches_unfold(batch, kernel, padding, stride, channels_last):
 def test_im2col_of_a_view_with_an_offset():
     """The strided copy starts at the view's own first element."""
     x = torch.randn(2, 5, 12, 15)[:, 1:4, 2:11, 3:14]
-    cols = matmul_conv._im2col(x, (3, 3), (0, 0), (1, 1))
+    cols = conv_products.im2col(x, (3, 3), (0, 0), (1, 1))
     unfolded = F.unfold(x, 3)
     assert torch.equal(cols, unfolded.transpose(0, 1).reshape(cols.shape))

@@ -1,5 +1,5 @@
 """Pieces the custom convolution routes share for their backward passes."""
-from typing import Tuple
+from typing import Callable, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -35,12 +35,13 @@ def col2im_channels_last(taps: Tensor, x_shape: torch.Size,
 
 
 def native_conv_grads(grad_out: Tensor, inputs: Tuple[Tensor, ...],
-                      needs: Tuple[bool, ...], conv_args: dict):
-    """Differentiable gradients of ``F.conv2d(*inputs, **conv_args)`` (for a
+                      needs: Tuple[bool, ...], conv_args: dict,
+                      conv: Callable[..., Tensor] = F.conv2d):
+    """Differentiable gradients of ``conv(*inputs, **conv_args)`` (for a
     custom convolution's backward under ``create_graph=True``, so higher
     derivatives stay exact); None where ``needs`` is False."""
     with torch.enable_grad():
-        out = F.conv2d(*inputs, **conv_args)
+        out = conv(*inputs, **conv_args)
         grads = iter(torch.autograd.grad(
             out, [t for t, need in zip(inputs, needs) if need], grad_out,
             create_graph=True))
