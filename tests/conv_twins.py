@@ -1,14 +1,23 @@
-"""Shared by the convolution route tests: the plain ``nn.Conv2d`` twin of a
-``layers.Conv2d`` and a second-order gradient to compare them by."""
+"""Shared by the convolution route tests: the plain ``nn.Conv2d`` (or
+``nn.ConvTranspose2d``) twin of a ``layers.Conv2d`` (``ConvTranspose2d``)
+and a second-order gradient to compare them by."""
 import torch
 from torch import nn
 
 
-def twin(conv: nn.Conv2d) -> nn.Conv2d:
-    """``nn.Conv2d`` with ``conv``'s hyper-parameters and weights."""
-    ref = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
-                    stride=conv.stride, padding=conv.padding,
-                    padding_mode=conv.padding_mode, bias=conv.bias is not None)
+def twin(conv: nn.Module) -> nn.Module:
+    """``nn.Conv2d`` (or ``nn.ConvTranspose2d``) with ``conv``'s
+    hyper-parameters and weights."""
+    if isinstance(conv, nn.ConvTranspose2d):
+        ref = nn.ConvTranspose2d(
+            conv.in_channels, conv.out_channels, conv.kernel_size,
+            stride=conv.stride, padding=conv.padding,
+            output_padding=conv.output_padding, bias=conv.bias is not None)
+    else:
+        ref = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                        stride=conv.stride, padding=conv.padding,
+                        padding_mode=conv.padding_mode,
+                        bias=conv.bias is not None)
     ref.load_state_dict(conv.state_dict())
     return ref
 

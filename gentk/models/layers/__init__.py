@@ -7,9 +7,10 @@ from .layout import is_channels_last, to_channels_last
 from .one_hot import one_hot
 from .padding import pad_to_multiple
 from .residual_block import ResidualBlock
+from .transposed_conv import ConvTranspose2d
 from .weight_init import init_normal_
 
-__all__ = ['Conv2d', 'ConvNormAct', 'ResidualBlock', 'build_act', 'build_norm',
-           'init_normal_', 'instance_average_pool', 'instance_edges',
-           'is_channels_last', 'native_convolutions', 'norm_has_shift', 'one_hot',
-           'pad_to_multiple', 'to_channels_last']
+__all__ = ['Conv2d', 'ConvNormAct', 'ConvTranspose2d', 'ResidualBlock',
+           'build_act', 'build_norm', 'init_normal_', 'instance_average_pool',
+           'instance_edges', 'is_channels_last', 'native_convolutions',
+           'norm_has_shift', 'one_hot', 'pad_to_multiple', 'to_channels_last']

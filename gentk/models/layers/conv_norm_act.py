@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from .instance_norm import InstanceNorm2d
 from .matmul_conv import Conv2d
+from .transposed_conv import ConvTranspose2d
 
 # 2-D instance norm is gentk's layout-preserving one (instance_norm.py).
 _INSTANCE_NORM_2D = ('IN', 'IN2d', nn.InstanceNorm2d)
@@ -86,7 +87,7 @@ class ConvNormAct(nn.Module):
             if padding_mode != 'zeros':
                 raise ValueError('ConvTranspose2d only supports '
                                  f"padding_mode='zeros', got {padding_mode!r}")
-            self.conv = nn.ConvTranspose2d(
+            self.conv = ConvTranspose2d(
                 in_channels, out_channels, kernel_size, stride=stride,
                 padding=padding, output_padding=output_padding, bias=bias)
         else:
