@@ -39,8 +39,8 @@ def assert_penalty_matches_twin(conv: nn.Conv2d, x: torch.Tensor,
                                **tolerance)
 
 
-def assert_matches_twin(conv: nn.Conv2d, x: torch.Tensor) -> None:
-    """``conv`` and its ``nn.Conv2d`` twin agree on ``x``: output and the
+def assert_matches_twin(conv: nn.Module, x: torch.Tensor) -> None:
+    """``conv`` and its ``nn`` twin agree on ``x``: output and the
     gradients in ``x``, the weight and the bias (float32 rounding)."""
     ref = twin(conv)
     out, want = conv(x), ref(x)
