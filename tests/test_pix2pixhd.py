@@ -159,8 +159,12 @@ def test_training_lowers_the_reconstruction_error():
 
     start = error()
     feats = [float(model.train_step(data, ow)['loss_feat']) for _ in range(60)]
-    assert error() < 0.5 * start
-    assert sum(feats[-10:]) < 0.5 * sum(feats[:10])
+    assert error() < 0.5 * start  # 0.16-0.23 of the start over seeds 1-5
+    # Feature matching is measured in the discriminator's features, which
+    # move as it trains: over seeds 1-5 the last ten steps' sum was 0.20 to
+    # 0.68 of the first ten's, and float rounding alone (one convolution
+    # route for another) moves a seed within that range.
+    assert sum(feats[-10:]) < 0.8 * sum(feats[:10])
 
 
 def test_staged_training_freezes_the_global_generator():

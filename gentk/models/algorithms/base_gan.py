@@ -18,6 +18,7 @@ step ends in its optimiser wrapper's ``update_params``. Extra networks (a
 segmentor, an encoder, a Q head) are ordinary submodules with their own
 optimiser wrapper key.
 """
+import inspect
 from contextlib import contextmanager
 from typing import Dict, List, Optional, Union
 
@@ -51,6 +52,18 @@ def with_defaults(cfg: Optional[ModelCfg], **defaults) -> Optional[ModelCfg]:
     if not isinstance(cfg, dict):
         return cfg
     return {**defaults, **cfg}
+
+
+def takes_argument(cfg: Optional[ModelCfg], name: str) -> bool:
+    """Whether the class config ``cfg`` builds names ``name`` among its
+    parameters (a ``**kwargs`` catch-all does not count)."""
+    if not isinstance(cfg, dict):
+        return False
+    cls = cfg.get('type')
+    if isinstance(cls, str):
+        cls = MODELS.get(cls)
+    return (inspect.isclass(cls)
+            and name in inspect.signature(cls).parameters)
 
 
 @contextmanager

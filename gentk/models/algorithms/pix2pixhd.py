@@ -10,7 +10,8 @@ from mmengine.optim import OptimWrapper
 
 from gentk.registry import MODELS
 from gentk.utils import load_weights, state_dict_from
-from .base_gan import BaseGAN, ModelCfg, bare, build_module, frozen, with_defaults
+from .base_gan import (BaseGAN, ModelCfg, bare, build_module, frozen,
+                       takes_argument, with_defaults)
 
 
 @MODELS.register_module()
@@ -21,7 +22,10 @@ class Pix2PixHD(BaseGAN):
         generator: ``GlobalGenerator`` or ``LocalEnhancer`` config. Its
             ``in_channels`` default to the preprocessor's condition channels
             (one-hot + edges) plus ``encoder.out_channels`` when encoding, so
-            a dataset sets ``num_classes`` in one place.
+            a dataset sets ``num_classes`` in one place. A generator that
+            takes ``one_hot_channels`` gets the preprocessor's
+            ``num_classes`` there by default: its input starts with the
+            one-hot label map.
         discriminator: ``MultiScaleDiscriminator`` config; it sees the
             condition concatenated with an image (``in_channels`` default:
             condition channels + 3).
@@ -56,8 +60,13 @@ class Pix2PixHD(BaseGAN):
         encoder = build_module(encoder)
         cond_channels = data_preprocessor.cond_channels
         feature_channels = encoder.out_channels if encoder is not None else 0
+        generator = with_defaults(
+            generator, in_channels=cond_channels + feature_channels)
+        if takes_argument(generator, 'one_hot_channels'):
+            generator = with_defaults(
+                generator, one_hot_channels=data_preprocessor.num_classes)
         super().__init__(
-            with_defaults(generator, in_channels=cond_channels + feature_channels),
+            generator,
             with_defaults(discriminator, in_channels=cond_channels + 3),
             data_preprocessor=data_preprocessor, **kwargs)
         self.encoder = encoder

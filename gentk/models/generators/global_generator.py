@@ -62,6 +62,10 @@ class GlobalGenerator(BaseModule):
             ``dict(type='IN')`` (no affine parameters, no running stats).
         act_cfg (dict, optional): activation of every hidden layer.
         padding_mode (str): padding of the stride-1 convolutions.
+        one_hot_channels (int): the first input channels are a one-hot
+            label map (``Pix2PixHD`` sets its classes): the first
+            convolution then runs as a table lookup on CPU (see
+            ``layers.Conv2d``); 0 declares nothing.
         dropout (float): dropout inside each residual block.
         with_head (bool): build the final ``c7s1-3`` + tanh. ``False`` is the
             trunk used inside ``LocalEnhancer``; ``forward`` then returns the
@@ -78,6 +82,7 @@ class GlobalGenerator(BaseModule):
                  norm_cfg: Optional[dict] = dict(type='IN'),
                  act_cfg: Optional[dict] = dict(type='ReLU', inplace=True),
                  padding_mode: str = 'reflect',
+                 one_hot_channels: int = 0,
                  dropout: float = 0.0,
                  with_head: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
@@ -90,7 +95,8 @@ class GlobalGenerator(BaseModule):
 
         self.stem = ConvNormAct(in_channels, base_channels, kernel_size=7,
                                 padding=3, padding_mode=padding_mode,
-                                norm_cfg=norm_cfg, act_cfg=act_cfg)
+                                norm_cfg=norm_cfg, act_cfg=act_cfg,
+                                one_hot_channels=one_hot_channels)
         self.downsample = nn.Sequential(*[
             downsample_block(c_in, c_out, norm_cfg, act_cfg)
             for c_in, c_out in zip(widths[:-1], widths[1:])])

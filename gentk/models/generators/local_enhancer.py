@@ -23,7 +23,8 @@ class EnhancerStage(nn.Module):
         num_blocks (int): residual blocks.
         out_channels (int, optional): build the image head with this many
             channels (only the finest stage has one).
-        norm_cfg, act_cfg, padding_mode: as in ``GlobalGenerator``.
+        norm_cfg, act_cfg, padding_mode, one_hot_channels: as in
+            ``GlobalGenerator``.
     """
 
     def __init__(self,
@@ -33,12 +34,13 @@ class EnhancerStage(nn.Module):
                  out_channels: Optional[int] = None,
                  norm_cfg: Optional[dict] = dict(type='IN'),
                  act_cfg: Optional[dict] = dict(type='ReLU', inplace=True),
-                 padding_mode: str = 'reflect') -> None:
+                 padding_mode: str = 'reflect',
+                 one_hot_channels: int = 0) -> None:
         super().__init__()
         self.downsample = nn.Sequential(
             ConvNormAct(in_channels, channels, kernel_size=7, padding=3,
                         padding_mode=padding_mode, norm_cfg=norm_cfg,
-                        act_cfg=act_cfg),
+                        act_cfg=act_cfg, one_hot_channels=one_hot_channels),
             downsample_block(channels, channels * 2, norm_cfg, act_cfg))
         self.blocks = nn.Sequential(*[
             ResidualBlock(channels * 2, norm_cfg=norm_cfg, act_cfg=act_cfg,
@@ -86,6 +88,8 @@ class LocalEnhancer(BaseModule):
             Default ``dict(num_downsamples=4, num_blocks=9)``.
         norm_cfg, act_cfg, padding_mode: as in ``GlobalGenerator``, shared by
             every stage.
+        one_hot_channels (int): as in ``GlobalGenerator``, for the finest
+            enhancer's first convolution.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -99,6 +103,7 @@ class LocalEnhancer(BaseModule):
                  norm_cfg: Optional[dict] = dict(type='IN'),
                  act_cfg: Optional[dict] = dict(type='ReLU', inplace=True),
                  padding_mode: str = 'reflect',
+                 one_hot_channels: int = 0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_enhancers < 1:
@@ -127,6 +132,10 @@ class LocalEnhancer(BaseModule):
                 in_channels, base_channels * 2**(num_enhancers - 1 - i),
                 num_blocks=num_blocks,
                 out_channels=out_channels if i == num_enhancers - 1 else None,
+                # Only the finest stage sees the label map as given; the
+                # others get averaged (no longer one-hot) copies.
+                one_hot_channels=one_hot_channels
+                if i == num_enhancers - 1 else 0,
                 **shared)
             for i in range(num_enhancers)])
         # The reference's input pyramid; count_include_pad=False keeps border

@@ -65,6 +65,8 @@ class ConvNormAct(nn.Module):
         output_padding (int): extra size on one side of a transposed
             convolution's output, e.g. 1 for an exact 2x upsampling with
             ``kernel_size=3, stride=2, padding=1``.
+        one_hot_channels (int): the first input channels are a one-hot
+            label map (see ``Conv2d``); not for transposed convolutions.
     """
 
     def __init__(self,
@@ -78,15 +80,18 @@ class ConvNormAct(nn.Module):
                  act_cfg: Optional[dict] = dict(type='ReLU', inplace=True),
                  bias: Union[bool, str] = 'auto',
                  transposed: bool = False,
-                 output_padding: int = 0) -> None:
+                 output_padding: int = 0,
+                 one_hot_channels: int = 0) -> None:
         super().__init__()
         self.norm = build_norm(norm_cfg, out_channels)
         if bias == 'auto':
             bias = getattr(self.norm, 'bias', None) is None
         if transposed:
-            if padding_mode != 'zeros':
-                raise ValueError('ConvTranspose2d only supports '
-                                 f"padding_mode='zeros', got {padding_mode!r}")
+            if padding_mode != 'zeros' or one_hot_channels:
+                raise ValueError(
+                    "a transposed convolution takes padding_mode='zeros' and "
+                    f'no one_hot_channels, got {padding_mode!r} and '
+                    f'{one_hot_channels}')
             self.conv = ConvTranspose2d(
                 in_channels, out_channels, kernel_size, stride=stride,
                 padding=padding, output_padding=output_padding, bias=bias)
@@ -95,7 +100,8 @@ class ConvNormAct(nn.Module):
                 raise ValueError('output_padding needs transposed=True')
             self.conv = Conv2d(
                 in_channels, out_channels, kernel_size, stride=stride,
-                padding=padding, padding_mode=padding_mode, bias=bias)
+                padding=padding, padding_mode=padding_mode, bias=bias,
+                one_hot_channels=one_hot_channels)
         self.act = build_act(act_cfg)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from .conv_products import ONEDNN_LINEAR, ConvAsMatmul, conv_output_size
 from .layout import is_channels_last
+from .one_hot_conv import one_hot_conv2d, one_hot_index
 from .taps_conv import taps_conv2d
 from .winograd_conv import transform_weight, winograd_conv2d
 
@@ -135,7 +136,21 @@ def product_route(out_channels: int, reduction: int,
 class Conv2d(nn.Conv2d):
     """``nn.Conv2d`` that runs small, wide convolutions on CPU as matrix
     products (see the module docstring); identical parameters and results
-    up to float rounding."""
+    up to float rounding.
+
+    ``one_hot_channels=k`` declares that the first ``k`` input channels
+    hold a one-hot label map (all zero for ignored pixels): on CPU the
+    convolution over them is then a table lookup (``one_hot_conv.py``),
+    checked on every call, with the other routes as the fallback.
+    """
+
+    def __init__(self, *args, one_hot_channels: int = 0, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not 0 <= one_hot_channels <= self.in_channels:
+            raise ValueError(
+                f'one_hot_channels must be in [0, in_channels='
+                f'{self.in_channels}], got {one_hot_channels}')
+        self.one_hot_channels = one_hot_channels
 
     def _caches_kernel_tiles(self) -> bool:
         """Whether the weight stays as it is until the next call: not
@@ -157,15 +172,18 @@ class Conv2d(nn.Conv2d):
         return tiles >= (WINOGRAD_MIN_TILES if self._caches_kernel_tiles()
                          else WINOGRAD_MIN_TILES_UNCACHED)
 
-    def route(self, x: Tensor) -> Optional[str]:
-        """How this call runs: ``'winograd'`` (F(2x2, 3x3)), ``'taps'`` (a
-        product over kernel taps and shifted sums), ``'matmul'``
-        (forward and backward as products), ``'backward'`` (oneDNN's
-        forward, backward as products) or None (``nn.Conv2d``'s own forward
-        and backward)."""
+    def route(self, x: Tensor, one_hot: bool = True) -> Optional[str]:
+        """How this call runs: ``'one_hot'`` (a table lookup, if the label
+        channels turn out one-hot; ``one_hot=False``: the route otherwise),
+        ``'winograd'`` (F(2x2, 3x3)), ``'taps'`` (a product over kernel taps
+        and shifted sums), ``'matmul'`` (forward and backward as products),
+        ``'backward'`` (oneDNN's forward, backward as products) or None
+        (``nn.Conv2d``'s own forward and backward)."""
         if (isinstance(self.padding, str) or not custom_routes_allowed(
                 x, self.weight, self.groups, self.dilation)):
             return None
+        if one_hot and self.one_hot_channels:
+            return 'one_hot'
         out_h, out_w = conv_output_size(x.size(2), x.size(3),
                                         self.kernel_size, self.padding,
                                         self.stride)
@@ -208,14 +226,14 @@ class Conv2d(nn.Conv2d):
             # the transform (16/9 of the weight) goes, whichever route runs.
             del self.__dict__['_winograd_cache']
         route = self.route(x)
+        if route == 'one_hot':
+            out = self._one_hot_forward(x, weight, bias)
+            if out is not None:
+                return out
+            route = self.route(x, one_hot=False)
         if route is None:
             return super()._conv_forward(x, weight, bias)
-        if self.padding_mode != 'zeros':
-            x = F.pad(x, self._reversed_padding_repeated_twice,
-                      mode=self.padding_mode)
-            padding = (0, 0)
-        else:
-            padding = tuple(self.padding)
+        x, padding = self._padded(x)
         if route == 'winograd':
             return winograd_conv2d(x, weight, bias, padding,
                                    self._kernel_tiles(weight))
@@ -223,3 +241,22 @@ class Conv2d(nn.Conv2d):
             return taps_conv2d(x, weight, bias, padding)
         return ConvAsMatmul.apply(x, weight, bias, tuple(self.stride), padding,
                                   route == 'matmul')
+
+    def _padded(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+        """``x`` padded here for a non-zero padding mode, and the zero
+        padding left to the route."""
+        if self.padding_mode != 'zeros':
+            return F.pad(x, self._reversed_padding_repeated_twice,
+                         mode=self.padding_mode), (0, 0)
+        return x, tuple(self.padding)
+
+    def _one_hot_forward(self, x: Tensor, weight: Tensor,
+                         bias: Optional[Tensor]) -> Optional[Tensor]:
+        """The table-lookup route; None where the label channels of ``x``
+        are not one-hot."""
+        x, padding = self._padded(x)
+        index = one_hot_index(x, self.one_hot_channels)
+        if index is None:
+            return None
+        return one_hot_conv2d(x, weight, bias, index, self.one_hot_channels,
+                              tuple(self.stride), padding)
