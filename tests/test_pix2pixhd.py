@@ -31,6 +31,23 @@ def tiny_model(**overrides):
     return model
 
 
+def test_generator_is_told_where_the_labels_end():
+    """A generator that takes ``one_hot_channels`` gets the preprocessor's
+    classes (its stem's table lookup); one without the argument builds."""
+    from gentk.models.algorithms.base_gan import takes_argument
+    model = tiny_model()
+    assert model.generator.stem.conv.one_hot_channels == 4
+    assert model.generator.stem.conv.in_channels == 5  # + instance edges
+    unet = tiny_model(generator=dict(type='UnetGenerator', base_channels=4,
+                                     num_downs=2))
+    assert not hasattr(unet.generator, 'one_hot_channels')
+    with DefaultScope.overwrite_default_scope('gentk'):
+        assert takes_argument(dict(type='LocalEnhancer'), 'one_hot_channels')
+        assert not takes_argument(dict(type='UnetGenerator'),
+                                  'one_hot_channels')
+    assert not takes_argument(None, 'one_hot_channels')
+
+
 def optim_wrappers(model, lr=2e-4):
     cfg = dict(
         generator=dict(optimizer=dict(type='Adam', lr=lr, betas=(0.5, 0.999)),
