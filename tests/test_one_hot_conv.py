@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from conv_twins import (assert_matches_twin, assert_penalty_matches_twin,
                         twin)
 
-from gentk.models.layers import ConvNormAct, Conv2d, matmul_conv
+from gentk.models.layers import ConvNormAct, Conv2d, matmul_conv, one_hot_conv
 from gentk.models.layers.one_hot_conv import one_hot_index
 
 
@@ -77,6 +77,15 @@ def test_matches_nn_conv2d(lookups, kernel, stride, padding, mode, extra,
                                  if channels_last else torch.contiguous_format)
     assert_matches_twin(conv, x)  # output and the gradients in x, W, b
     assert len(lookups) == 2
+
+
+@pytest.mark.parametrize('block', [1, 2 * 11 * 9])  # one row; two rows
+def test_lookup_in_blocks_of_rows(monkeypatch, block):
+    """Large maps look their taps up a block of output rows at a time."""
+    monkeypatch.setattr(one_hot_conv, 'LOOKUP_BLOCK', block)
+    conv = Conv2d(6, 4, 3, padding=1, one_hot_channels=5)
+    x, _ = label_input(batch=2, classes=5, extra=1, height=7)
+    torch.testing.assert_close(conv(x), twin(conv)(x), rtol=1e-5, atol=1e-5)
 
 
 def test_not_one_hot_falls_back(lookups):

@@ -27,6 +27,10 @@ from torch import Tensor
 from .conv_grads import native_conv_grads
 from .layout import memory_format_of
 
+# Table-row indices (int32) materialised at a time: 16 MB, the 7x7 stem's
+# bags for ~85k output pixels (one block at 256x128; 2048x1024 needs 25).
+LOOKUP_BLOCK = 2 ** 22
+
 
 def one_hot_index(x: Tensor, channels: int) -> Optional[Tensor]:
     """``[N, H, W]``: the hot channel of each pixel among ``x``'s first
@@ -57,12 +61,23 @@ class _OneHotConv(torch.autograd.Function):
         # all-zero pixels: [(kh, kw, channels + 1), Cout].
         table = F.pad(weight[:, :channels], (0, 0, 0, 0, 0, 1)) \
             .permute(2, 3, 1, 0).reshape(-1, out_channels)
-        taps = index.unfold(1, kh, stride[0]).unfold(2, kw, stride[1])
+        # [N, H_out, W_out, kh, kw]: each output pixel's labels under its taps
+        taps = index.to(torch.int32).unfold(1, kh, stride[0]) \
+            .unfold(2, kw, stride[1])
         out_h, out_w = taps.shape[1:3]
-        rows = taps.reshape(-1, kh * kw) + torch.arange(
-            0, kh * kw * (channels + 1), channels + 1, device=index.device)
-        out = F.embedding_bag(rows, table, mode='sum') \
-            .view(batch, out_h, out_w, out_channels).permute(0, 3, 1, 2)
+        offsets = torch.arange(0, kh * kw * (channels + 1), channels + 1,
+                               dtype=torch.int32, device=index.device)
+        out = weight.new_empty(batch, out_h, out_w, out_channels)
+        # Output rows in blocks: the bags of table rows are a copy of
+        # kh * kw indices per pixel, kept to LOOKUP_BLOCK at a time.
+        block = max(1, LOOKUP_BLOCK // (out_w * kh * kw))
+        for n in range(batch):
+            for top in range(0, out_h, block):
+                bags = taps[n, top:top + block].reshape(-1, kh * kw)
+                bags += offsets
+                out[n, top:top + block] = F.embedding_bag(
+                    bags, table, mode='sum').view(-1, out_w, out_channels)
+        out = out.permute(0, 3, 1, 2)
         if channels < x.size(1):  # the dense channels after the labels
             out += F.conv2d(x[:, channels:], weight[:, channels:],
                             stride=stride)
