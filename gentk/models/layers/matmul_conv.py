@@ -22,6 +22,10 @@ included, is ``nn.Conv2d``'s own forward. The routes:
 * **taps** (``taps_conv.py``) for stride-1 convolutions to a few channels
   (RGB heads, a PatchGAN's last layer): a product over kernel taps and
   shifted sums, where oneDNN leaves most of its vector lanes idle.
+* **one-hot** (``one_hot_conv.py``) for a convolution declared to start
+  with a one-hot label map (``one_hot_channels``): a table lookup over the
+  labels under each tap, taken only after checking that the channels are
+  one-hot.
 
 ``transposed_conv.ConvTranspose2d`` applies the same product ratios to
 transposed convolutions.
