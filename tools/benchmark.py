@@ -84,7 +84,8 @@ def render_pix2pixhd(report: dict, console) -> None:
                   'with --threads 1 it is immune to time-slicing by other '
                   'processes), and the conv-peak ratio in CPU time. GFLOP: '
                   'the networks\' (every convolution a direct one); executed '
-                  'GFLOP: what ran (Winograd convolutions do fewer).')
+                  'GFLOP: what ran (Winograd convolutions do fewer; the one-hot '
+                  'stem\'s table lookup is additions, not counted).')
     console.print(f'load average before {machine["load_before"]}, after '
                   f'{machine["load_after"]}; reference: {report["reference"]}')
     for case in report['cases']:

@@ -21,7 +21,8 @@ num_scales=2)``, LSGAN + feature matching, no VGG, batch 1, Adam through
   counted: it is pure overhead here;
 * **executed GFLOP**: the same count of what actually ran: smaller where
   ``Conv2d`` takes Winograd's F(2x2, 3x3), whose products do 4 of every 9
-  multiply-accumulates (the small transforms counted too);
+  multiply-accumulates (the small transforms counted too), and where it
+  runs a one-hot stem as a table lookup (additions only, not counted);
 * **% conv peak**: (GFLOP / seconds) as a fraction of this machine's fp32
   3x3-convolution throughput, measured by this script (a
   ``256 -> 256`` 3x3 convolution forward on a 128x128 map, contiguous and
