@@ -162,7 +162,73 @@ def test_discriminator_step_does_not_touch_generator():
     g0 = params(model.generator)
     model.train_discriminator(inputs, state, ow['discriminator'])
     assert not changed(g0, model.generator)
-    assert 'real_features' in state
+
+
+def _official_iteration(model, data, ow):
+    """pix2pixHD's official iteration written out: one forward of G and of
+    D on the detached fake, the real and the fake, then G's update, then
+    D's (both from the same D weights)."""
+    inputs = model.data_preprocessor(data, True)['inputs']
+    cond, real = inputs['cond'], inputs['img']
+    fake = model.generator(model.generator_input(inputs))
+    d = model.discriminator
+    pred_fake_pool = d(torch.cat([cond, fake.detach()], 1))
+    pred_real = d(torch.cat([cond, real], 1))
+    pred_fake = d(torch.cat([cond, fake], 1))
+    real_features = [[f.detach() for f in scale] for scale in pred_real]
+    loss_g = (model.gan_loss(pred_fake, True)
+              + model.feature_matching_loss(pred_fake, real_features))
+    loss_d = 0.5 * (model.gan_loss(pred_fake_pool, False, is_disc=True)
+                    + model.gan_loss(pred_real, True, is_disc=True))
+    for net, loss, wrapper in ((model.generator, loss_g, ow['generator']),
+                               (d, loss_d, ow['discriminator'])):
+        grads = torch.autograd.grad(loss, list(net.parameters()),
+                                    retain_graph=True)
+        for param, grad in zip(net.parameters(), grads):
+            param.grad = grad
+        wrapper.step()
+        wrapper.zero_grad()
+
+
+def test_step_is_the_official_iteration():
+    """Pix2PixHD's step runs the generator first: both of its losses and
+    the discriminator's update see the discriminator of before the update,
+    and the two networks end where the official loop leaves them."""
+    torch.manual_seed(0)
+    model, data = tiny_model(), scene()
+    reference = copy.deepcopy(model)
+    model.train_step(data, optim_wrappers(model))
+    _official_iteration(reference, data, optim_wrappers(reference))
+    for net in ('generator', 'discriminator'):
+        ours = dict(getattr(model, net).named_parameters())
+        for name, param in getattr(reference, net).named_parameters():
+            torch.testing.assert_close(ours[name], param, rtol=1e-5,
+                                       atol=1e-6, msg=f'{net}.{name}')
+
+
+def test_generator_first_needs_one_discriminator_step():
+    with pytest.raises(ValueError, match='discriminator_steps must be 1, got 2'):
+        tiny_model(discriminator_steps=2)
+
+
+def test_pix2pix_updates_the_discriminator_first():
+    """pix2pix's order: the generator step meets the updated
+    discriminator (and recomputes the real features with it)."""
+    torch.manual_seed(0)
+    model = tiny_model(type='Pix2Pix', pixel_loss=dict(type='L1Loss',
+                                                       loss_weight=100.0))
+    assert not model.generator_first
+    ow = optim_wrappers(model)
+    inputs = model.data_preprocessor(scene(), True)['inputs']
+    state = model.generate(inputs)
+    model.train_discriminator(inputs, state, ow['discriminator'])
+    assert 'pred_real' not in state
+    features = model.real_features(inputs, state)
+    expected = model.discriminator(torch.cat([inputs['cond'], inputs['img']], 1))
+    for ours, theirs in zip(features, expected):
+        for a, b in zip(ours, theirs):
+            assert not a.requires_grad
+            torch.testing.assert_close(a, b.detach())
 
 
 def test_training_lowers_the_reconstruction_error():
@@ -235,7 +301,8 @@ def test_encoder_trains_with_the_generator_optimiser():
 
 
 def test_discriminator_steps_repeat_the_critic():
-    model, data = tiny_model(discriminator_steps=3), scene()
+    model, data = tiny_model(discriminator_steps=3,
+                             generator_first=False), scene()
     ow = optim_wrappers(model)
     model.train_step(data, ow)
     assert ow['discriminator'].optimizer.state_dict()['state'][0]['step'] == 3

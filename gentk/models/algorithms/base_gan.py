@@ -10,13 +10,19 @@ One iteration reads top to bottom::
     train_generator(inputs, state, optim_wrapper['generator'])
     update the EMA generator (if any)
 
-``state`` is a plain dict made by :meth:`generate` (``fake`` at least) that the
-discriminator step may extend, e.g. with its real-image features, so the
-generator step reuses them instead of computing them again. Subclasses
-override ``generate``, ``train_discriminator`` and ``train_generator``; each
-step ends in its optimiser wrapper's ``update_params``. Extra networks (a
-segmentor, an encoder, a Q head) are ordinary submodules with their own
-optimiser wrapper key.
+or, with ``generator_first=True`` (one discriminator step),
+``generate``, ``train_generator``, ``train_discriminator``: the
+generator is then updated against the discriminator as it was before this
+iteration's discriminator update, so every discriminator pass of the
+iteration sees the same weights (pix2pixHD's official loop).
+
+``state`` is a plain dict made by :meth:`generate` (``fake`` at least) that
+either step may extend, e.g. with the discriminator's output on the real
+image, so the other step reuses it instead of computing it again.
+Subclasses override ``generate``, ``train_discriminator`` and
+``train_generator``; each step ends in its optimiser wrapper's
+``update_params``. Extra networks (a segmentor, an encoder, a Q head) are
+ordinary submodules with their own optimiser wrapper key.
 """
 import inspect
 from contextlib import contextmanager
@@ -98,6 +104,9 @@ class BaseGAN(BaseModel):
             (SCGAN's n_critic).
         ema_momentum: if set, keep an exponential moving average of the
             generator (``generator_ema``) used for sampling.
+        generator_first: run the generator step before the discriminator
+            step, both against the discriminator of before the iteration
+            (see the module docstring); needs ``discriminator_steps=1``.
     """
 
     def __init__(self,
@@ -106,11 +115,19 @@ class BaseGAN(BaseModel):
                  data_preprocessor: Optional[ModelCfg] = None,
                  discriminator_steps: int = 1,
                  ema_momentum: Optional[float] = None,
+                 generator_first: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if discriminator_steps < 1:
             raise ValueError(
                 f'discriminator_steps must be >= 1, got {discriminator_steps}')
+        if generator_first and discriminator_steps != 1:
+            raise ValueError(
+                f'generator_first=True updates the generator first, against '
+                f'one discriminator step per iteration: discriminator_steps '
+                f'must be 1, got {discriminator_steps} (or set '
+                f'generator_first=False)')
+        self.generator_first = generator_first
         self.generator = build_module(generator)
         self.discriminator = build_module(discriminator)
         self.discriminator_steps = discriminator_steps
@@ -126,6 +143,14 @@ class BaseGAN(BaseModel):
                    optim_wrapper: OptimWrapperDict) -> Dict[str, torch.Tensor]:
         inputs = self.data_preprocessor(data, True)['inputs']
         log_vars = {}
+        if self.generator_first:
+            with optim_wrapper['generator'].optim_context(self.generator):
+                state = self.generate(inputs)
+            log_vars.update(self.train_generator(
+                inputs, state, optim_wrapper['generator']))
+            log_vars.update(self.train_discriminator(
+                inputs, state, optim_wrapper['discriminator']))
+            return self._end_iteration(log_vars)
         for repeat in range(self.discriminator_steps):
             keep_graph = repeat == self.discriminator_steps - 1
             with optim_wrapper['generator'].optim_context(self.generator), \
@@ -135,6 +160,10 @@ class BaseGAN(BaseModel):
                 inputs, state, optim_wrapper['discriminator']))
         log_vars.update(
             self.train_generator(inputs, state, optim_wrapper['generator']))
+        return self._end_iteration(log_vars)
+
+    def _end_iteration(self, log_vars: Dict[str, torch.Tensor]
+                       ) -> Dict[str, torch.Tensor]:
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(bare(self.generator))
         self.num_iters += 1

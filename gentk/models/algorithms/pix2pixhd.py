@@ -16,7 +16,11 @@ from .base_gan import (BaseGAN, ModelCfg, bare, build_module, frozen,
 
 @MODELS.register_module()
 class Pix2PixHD(BaseGAN):
-    """pix2pixHD on the :class:`BaseGAN` loop.
+    """pix2pixHD on the :class:`BaseGAN` loop, generator step first: as in
+    the official code, the generator's adversarial and feature-matching
+    losses and the discriminator's update all use the discriminator of
+    before this iteration's update, and its pass over the real image is
+    shared between the two steps.
 
     Args:
         generator: ``GlobalGenerator`` or ``LocalEnhancer`` config. Its
@@ -42,6 +46,8 @@ class Pix2PixHD(BaseGAN):
         global_generator_weights: a checkpoint of a trained global generator
             (e.g. the 1024x512 stage) loaded into the local enhancer's global
             generator, ``weights_only=True``.
+        generator_first: the official order (see above); False updates the
+            discriminator first (needed for ``discriminator_steps > 1``).
     """
 
     def __init__(self,
@@ -55,6 +61,7 @@ class Pix2PixHD(BaseGAN):
                  encoder: Optional[ModelCfg] = None,
                  freeze_global_iters: int = 0,
                  global_generator_weights: Optional[str] = None,
+                 generator_first: bool = True,
                  **kwargs):
         data_preprocessor = build_module(data_preprocessor)
         encoder = build_module(encoder)
@@ -68,7 +75,8 @@ class Pix2PixHD(BaseGAN):
         super().__init__(
             generator,
             with_defaults(discriminator, in_channels=cond_channels + 3),
-            data_preprocessor=data_preprocessor, **kwargs)
+            data_preprocessor=data_preprocessor,
+            generator_first=generator_first, **kwargs)
         self.encoder = encoder
         self.gan_loss = build_module(gan_loss)
         self.feature_matching_loss = build_module(feature_matching_loss)
@@ -128,14 +136,14 @@ class Pix2PixHD(BaseGAN):
         cond, fake = inputs['cond'], state['fake'].detach()
         with optim_wrapper.optim_context(self.discriminator):
             pred_fake = self.discriminate(cond, fake)
-            pred_real = self.discriminate(cond, inputs['img'])
+            # Made by the generator step where it came first (same weights).
+            pred_real = state.pop('pred_real', None)
+            if pred_real is None:
+                pred_real = self.discriminate(cond, inputs['img'])
             losses = {
                 'loss_d_fake': 0.5 * self.gan_loss(pred_fake, False, is_disc=True),
                 'loss_d_real': 0.5 * self.gan_loss(pred_real, True, is_disc=True),
             }
-        # The generator step matches these (pre-update) real features, as
-        # the paper's single-forward implementation does.
-        state['real_features'] = [[f.detach() for f in scale] for scale in pred_real]
         return self.update(losses, optim_wrapper)
 
     def train_generator(self, inputs: dict, state: dict,
@@ -144,16 +152,35 @@ class Pix2PixHD(BaseGAN):
         # The discriminator only passes gradients to the generator here: run
         # it frozen and outside its DDP wrapper (it must not sync).
         discriminator = bare(self.discriminator)
-        with optim_wrapper.optim_context(self.generator), frozen(discriminator):
-            pred_fake = self.discriminate(inputs['cond'], fake, discriminator)
-            losses = {self.gan_loss.loss_name: self.gan_loss(pred_fake, True)}
+        with optim_wrapper.optim_context(self.generator):
             if self.feature_matching_loss is not None:
-                losses[self.feature_matching_loss.loss_name] = \
-                    self.feature_matching_loss(pred_fake, state['real_features'])
-            for loss in (self.perceptual_loss, self.pixel_loss):
-                if loss is not None:
-                    losses[loss.loss_name] = loss(fake, real)
+                real_features = self.real_features(inputs, state)
+            with frozen(discriminator):
+                pred_fake = self.discriminate(inputs['cond'], fake, discriminator)
+                losses = {self.gan_loss.loss_name: self.gan_loss(pred_fake, True)}
+                if self.feature_matching_loss is not None:
+                    losses[self.feature_matching_loss.loss_name] = \
+                        self.feature_matching_loss(pred_fake, real_features)
+                for loss in (self.perceptual_loss, self.pixel_loss):
+                    if loss is not None:
+                        losses[loss.loss_name] = loss(fake, real)
         return self.update(losses, optim_wrapper)
+
+    def real_features(self, inputs: dict, state: dict) -> list:
+        """The discriminator's features of the real image, the targets of
+        feature matching, from the weights the fake is judged by. Generator
+        first (pix2pixHD), the discriminator step that follows trains on
+        this same output: it keeps its graph and goes into ``state``
+        (``pred_real``). Discriminator first, it has just been updated:
+        computed again, without a graph."""
+        if self.generator_first:
+            pred_real = self.discriminate(inputs['cond'], inputs['img'])
+            state['pred_real'] = pred_real
+        else:
+            with torch.no_grad():
+                pred_real = self.discriminate(inputs['cond'], inputs['img'],
+                                              bare(self.discriminator))
+        return [[f.detach() for f in scale] for scale in pred_real]
 
     # ------------------------------------------------------------- inference
     @torch.no_grad()
@@ -166,10 +193,13 @@ class Pix2Pix(Pix2PixHD):
     """pix2pix (Isola et al., 2017), the baseline: U-Net generator, a single
     PatchGAN (a one-scale ``MultiScaleDiscriminator``), vanilla GAN loss and
     L1 (lambda = 100). The step is pix2pixHD's with a pixel loss in place of
-    feature matching."""
+    feature matching, in pix2pix's order: the discriminator is updated
+    first and the generator step meets the updated one."""
 
     def __init__(self, generator: ModelCfg, discriminator: ModelCfg,
                  gan_loss: ModelCfg, data_preprocessor: ModelCfg,
-                 pixel_loss: ModelCfg, **kwargs):
+                 pixel_loss: ModelCfg, generator_first: bool = False,
+                 **kwargs):
         super().__init__(generator, discriminator, gan_loss, data_preprocessor,
-                         pixel_loss=pixel_loss, **kwargs)
+                         pixel_loss=pixel_loss,
+                         generator_first=generator_first, **kwargs)
