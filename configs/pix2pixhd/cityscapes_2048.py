@@ -2,6 +2,12 @@
 # (local ngf 32) at 2048x1024, 3 discriminators. The global generator starts
 # from the stage-1 checkpoint and stays fixed for the first 10 epochs
 # (2975 iterations each at batch 1), then everything is fine-tuned jointly.
+# - The discriminators start from stage 1's as well, each at the resolution
+#   it was trained on (stage-1 scales 0 and 1 -> scales 1 and 2, as the
+#   official --load_pretrain), the new 2048-wide scale 0 from N(0, 0.02).
+# - 100 + 100 epochs, as appendix A states for all runs (the official
+#   train_1024p script uses 50 + 50).
+# - VGG loss off unless enabled, as in cityscapes_1024.py.
 _base_ = [
     '../_base_/models/pix2pixhd_global.py',
     '../_base_/datasets/cityscapes_2048x1024.py',
@@ -15,6 +21,9 @@ model = dict(
     discriminator=dict(num_scales=3),
     freeze_global_iters=10 * 2975,
     global_generator_weights='work_dirs/cityscapes_1024/epoch_200.pth')
+# While the global generator is frozen its parameters get no gradient,
+# which DistributedDataParallel must be told to expect.
+model_wrapper_cfg = dict(find_unused_parameters=True)
 custom_hooks = [
     dict(type='RichProgressHook'),
     dict(type='SampleGridHook', interval=5000, num_samples=4),

@@ -6,12 +6,47 @@ discriminators, trained with LSGAN + discriminator feature matching
 from typing import Dict, Optional
 
 import torch
+from mmengine.logging import print_log
 from mmengine.optim import OptimWrapper
 
 from gentk.registry import MODELS
 from gentk.utils import load_weights, state_dict_from
 from .base_gan import (BaseGAN, ModelCfg, bare, build_module, frozen,
                        takes_argument, with_defaults)
+
+
+def load_coarsest_scales(discriminator: torch.nn.Module, state: dict,
+                         path: str) -> None:
+    """Load the per-scale discriminators of ``state`` (a
+    ``MultiScaleDiscriminator``'s, from a run at a lower resolution) into
+    the coarsest scales of ``discriminator``, so that each sees the
+    resolution it was trained on."""
+    prefix = 'discriminators.'
+    old_scales = sorted({int(k[len(prefix):].split('.')[0]) for k in state
+                         if k.startswith(prefix)})
+    if not old_scales:
+        print_log(f'{path} has no multi-scale discriminator weights: the '
+                  f'discriminators keep their initialisation', logger='current')
+        return
+    scales = getattr(discriminator, 'discriminators', None)
+    if scales is None:
+        raise TypeError(
+            f'{path} holds multi-scale discriminator weights, but the '
+            f'discriminator is a {type(discriminator).__name__} (set '
+            f'global_discriminator_weights=False to start it afresh)')
+    shift = len(scales) - len(old_scales)
+    for old in old_scales:
+        new = old + shift
+        if not 0 <= new < len(scales):
+            continue
+        scale_state = {k[len(f'{prefix}{old}.'):]: v for k, v in state.items()
+                       if k.startswith(f'{prefix}{old}.')}
+        try:
+            scales[new].load_state_dict(scale_state, strict=True)
+        except RuntimeError as err:
+            raise RuntimeError(
+                f'discriminator scale {old} of {path} does not fit scale '
+                f'{new} of this discriminator: {err}') from None
 
 
 @MODELS.register_module()
@@ -46,6 +81,13 @@ class Pix2PixHD(BaseGAN):
         global_generator_weights: a checkpoint of a trained global generator
             (e.g. the 1024x512 stage) loaded into the local enhancer's global
             generator, ``weights_only=True``.
+        global_discriminator_weights: with ``global_generator_weights``,
+            also start the discriminators from that checkpoint's, as the
+            official ``--load_pretrain`` does: its scales go to the scales
+            that see the same resolution (the coarsest ones; with one
+            enhancer, stage-1 scale ``k`` becomes scale ``k + 1``) and the
+            new finest scales keep their initialisation. A checkpoint
+            without discriminator weights leaves them all initialised.
         generator_first: the official order (see above); False updates the
             discriminator first (needed for ``discriminator_steps > 1``).
     """
@@ -61,6 +103,7 @@ class Pix2PixHD(BaseGAN):
                  encoder: Optional[ModelCfg] = None,
                  freeze_global_iters: int = 0,
                  global_generator_weights: Optional[str] = None,
+                 global_discriminator_weights: bool = True,
                  generator_first: bool = True,
                  **kwargs):
         data_preprocessor = build_module(data_preprocessor)
@@ -89,15 +132,22 @@ class Pix2PixHD(BaseGAN):
                              '`global_generator` (LocalEnhancer), got '
                              f'{type(self.generator).__name__}')
         if global_generator_weights:
-            self.load_global_generator(global_generator_weights)
+            self.load_global_generator(global_generator_weights,
+                                       global_discriminator_weights)
 
-    def load_global_generator(self, path: str) -> None:
+    def load_global_generator(self, path: str,
+                              discriminators: bool = True) -> None:
         """Initialise the local enhancer's global generator from a trained
-        global-generator checkpoint (its output head is not used)."""
-        state = state_dict_from(
-            load_weights(path, what='global generator'), prefix='generator.')
+        global-generator checkpoint (its output head is not used) and, with
+        ``discriminators``, the discriminator scales it has."""
+        checkpoint = load_weights(path, what='global generator')
+        state = state_dict_from(checkpoint, prefix='generator.')
         state = {k: v for k, v in state.items() if not k.startswith('head.')}
         bare(self.generator).global_generator.load_state_dict(state, strict=True)
+        if discriminators and self.discriminator is not None:
+            load_coarsest_scales(
+                bare(self.discriminator),
+                state_dict_from(checkpoint, prefix='discriminator.'), path)
 
     # ----------------------------------------------------------- conditions
     def generator_input(self, inputs: dict) -> torch.Tensor:
