@@ -3,8 +3,9 @@
     python tools/encode_features.py CONFIG CKPT --out clusters.pth [--k 10]
 
 Runs the trained encoder over the training split (its test-time pipeline:
-no random flips), takes one feature vector per instance and runs K-means per
-semantic class. ``tools/generate.py --clusters`` samples the centres.
+no random flips), takes one feature vector per instance covering more than
+``--min-area`` of its image (1/64, as the official code) and runs K-means
+per semantic class. ``tools/generate.py --clusters`` samples the centres.
 """
 if __name__ == '__main__':
     # Before torch loads: glibc reads its tunables only when a process starts.
@@ -19,7 +20,7 @@ from mmengine.registry import DefaultScope
 from rich.progress import track
 
 from gentk.apis import init_model
-from gentk.models.encoders.feature_bank import (InstanceFeatureBank,
+from gentk.models.encoders.feature_bank import (MIN_AREA, InstanceFeatureBank,
                                                 per_instance_features)
 from gentk.registry import DATASETS
 
@@ -31,6 +32,9 @@ def parse_args(argv=None):
     parser.add_argument('--out', required=True, help='cluster file to write')
     parser.add_argument('--k', type=int, default=10, help='clusters per class')
     parser.add_argument('--max-samples', type=int, default=None)
+    parser.add_argument('--min-area', type=float, default=MIN_AREA,
+                        help='cluster only instances covering more than this '
+                        'fraction of their image (default 1/64)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available()
                         else 'cpu')
@@ -54,9 +58,13 @@ def main(argv=None):
     for i in track(range(count), description='encode'):
         inputs = model.data_preprocessor(pseudo_collate([dataset[i]]))['inputs']
         features = model.encoder(inputs['img'], inputs['inst'])
-        v, c = per_instance_features(features, inputs['inst'])
-        vectors.append(v.cpu())
-        classes.append(c.cpu())
+        v, c, areas = per_instance_features(features, inputs['inst'])
+        keep = areas > args.min_area
+        vectors.append(v[keep].cpu())
+        classes.append(c[keep].cpu())
+    if not sum(len(c) for c in classes):
+        raise SystemExit(f'no instance covers more than --min-area '
+                         f'{args.min_area:g} of its image in {count} images')
     bank = InstanceFeatureBank.fit(torch.cat(vectors), torch.cat(classes),
                                    k=args.k, seed=args.seed)
     bank.save(args.out)

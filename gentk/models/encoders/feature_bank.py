@@ -3,7 +3,10 @@
 After training, the encoder's instance-pooled features are collected for every
 instance of the training set and clustered per semantic class with K-means
 (K = 10). At test time each instance gets a randomly chosen centre of its
-class, which gives diverse outputs for one label map.
+class, which gives diverse outputs for one label map. As in the official
+code, only instances covering more than 1/64 of their image are clustered
+(``MIN_AREA``): slivers at occlusion boundaries carry little of a class's
+appearance.
 """
 from typing import Dict, Optional, Tuple
 
@@ -13,6 +16,8 @@ from scipy.cluster.vq import kmeans2
 
 from gentk.utils import atomic_save, load_weights
 
+MIN_AREA = 1 / 64  # fraction of the image an instance must exceed
+
 
 def instance_classes(inst: torch.Tensor) -> torch.Tensor:
     """Cityscapes convention: ids >= 1000 are ``class * 1000 + k``; smaller
@@ -21,14 +26,15 @@ def instance_classes(inst: torch.Tensor) -> torch.Tensor:
 
 
 def per_instance_features(features: torch.Tensor, inst: torch.Tensor
-                          ) -> Tuple[torch.Tensor, torch.Tensor]:
+                          ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One feature vector per instance of each image (the instance mean).
 
     Args:
         features: [B,C,H,W] (typically already instance-pooled).
         inst: [B,H,W] instance ids.
     Returns:
-        ``(vectors [N,C], classes [N])`` over all instances of the batch.
+        ``(vectors [N,C], classes [N], areas [N])`` over all instances of
+        the batch; ``areas`` is the fraction of its image each covers.
     """
     b, c = features.shape[:2]
     ids = inst.reshape(b, -1)
@@ -40,7 +46,22 @@ def per_instance_features(features: torch.Tensor, inst: torch.Tensor
     sums.index_add_(0, inverse.reshape(-1), flat)
     counts = torch.bincount(inverse.reshape(-1), minlength=len(keys))
     vectors = sums / counts[:, None].to(flat.dtype)
-    return vectors, instance_classes(keys % (int(ids.max()) + 1))
+    areas = counts.to(flat.dtype) / ids.size(1)
+    return vectors, instance_classes(keys % (int(ids.max()) + 1)), areas
+
+
+def _best_kmeans(points: np.ndarray, k: int, seed: int,
+                 restarts: int) -> np.ndarray:
+    """Centroids of the k-means++ run (of ``restarts``) with the lowest sum
+    of squared distances to them."""
+    best, best_cost = None, np.inf
+    for run in range(restarts):
+        centroids, assignment = kmeans2(points, k, minit='++',
+                                        seed=seed + run)
+        cost = float(((points - centroids[assignment]) ** 2).sum())
+        if cost < best_cost:
+            best, best_cost = centroids, cost
+    return best
 
 
 class InstanceFeatureBank:
@@ -54,19 +75,21 @@ class InstanceFeatureBank:
 
     @classmethod
     def fit(cls, vectors: torch.Tensor, classes: torch.Tensor, k: int = 10,
-            seed: int = 0) -> 'InstanceFeatureBank':
-        """K-means with ``k`` centres per class (fewer when a class has fewer
-        distinct features)."""
+            seed: int = 0, restarts: int = 10) -> 'InstanceFeatureBank':
+        """K-means with ``k`` centres per class (the distinct features
+        themselves where a class has no more than ``k``): the best of
+        ``restarts`` k-means++ runs by within-cluster sum of squares."""
         centers = {}
         data = vectors.double().cpu().numpy()
         labels = classes.cpu().numpy()
         for cls_id in np.unique(labels):
-            points = np.unique(data[labels == cls_id], axis=0)
-            if len(points) <= k:
-                centers[int(cls_id)] = torch.from_numpy(points).float()
+            points = data[labels == cls_id]
+            distinct = np.unique(points, axis=0)
+            if len(distinct) <= k:
+                centers[int(cls_id)] = torch.from_numpy(distinct).float()
                 continue
-            centroids, _ = kmeans2(points, k, minit='++', seed=seed)
-            centers[int(cls_id)] = torch.from_numpy(centroids).float()
+            centers[int(cls_id)] = torch.from_numpy(
+                _best_kmeans(points, k, seed, restarts)).float()
         return cls(centers)
 
     def save(self, path: str) -> None:
