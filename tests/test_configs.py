@@ -79,3 +79,29 @@ def test_cpu_configs_build_and_generate(path):
     fake = model(inputs)
     assert fake.shape == inputs['img'].shape
     assert fake.min() >= -1 and fake.max() <= 1
+
+
+def test_a_mistyped_top_level_option_is_an_error():
+    """mmengine would add ``trian_cfg`` and run the full schedule."""
+    from gentk.apis.config import load_config
+    path = os.path.join(REPO, 'configs', 'pix2pixhd', 'synthetic_256x128.py')
+    with pytest.raises(KeyError, match="no top-level key 'trian_cfg'.*did you "
+                       "mean 'train_cfg'"):
+        load_config(path, {'trian_cfg.max_iters': 2})
+    cfg = load_config(path, {'train_cfg.max_iters': 2, 'auto_scale_lr': None,
+                             'model.generator.num_blocks': 1})
+    assert cfg.train_cfg.max_iters == 2 and cfg.model.generator.num_blocks == 1
+
+
+def test_perceptual_loss_snippet_of_the_docs_merges(tmp_path):
+    """docs/get_started.md enables VGG with a plain dict: the bases must not
+    set ``perceptual_loss`` to something a dict cannot merge into."""
+    base = os.path.join(REPO, 'configs', 'pix2pixhd', 'cityscapes_1024.py')
+    child = tmp_path / 'with_vgg.py'
+    child.write_text(
+        f'_base_ = {base!r}\n'
+        "model = dict(perceptual_loss=dict(type='PerceptualLoss',\n"
+        "                                  weights_path='weights/vgg19.pth',\n"
+        "                                  loss_weight=10.0))\n")
+    cfg = Config.fromfile(str(child))
+    assert cfg.model.perceptual_loss.weights_path == 'weights/vgg19.pth'

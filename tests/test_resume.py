@@ -29,6 +29,8 @@ def test_killed_run_resumes_to_identical_state(tmp_path):
 
     resumed = train(config, killed, '--resume')
     assert 'Resuming from' in resumed.stdout + resumed.stderr
+    # The metainfo it saved is the dataset's: no warning of a difference.
+    assert 'dataset metainfo' not in resumed.stdout + resumed.stderr
 
     a = load_weights(str(straight / 'iter_8.pth'))
     b = load_weights(str(killed / 'iter_8.pth'))   # weights_only works on ours

@@ -44,6 +44,28 @@ def test_test_tool_scores_the_whole_split(trained):
     assert 'paired/psnr' in proc.stdout          # the printed table
 
 
+def test_test_tool_rejects_a_checkpoint_without_the_generator(trained, tmp_path):
+    """A checkpoint of another model (here: no encoder weights) must not be
+    scored with the missing weights left at their initial values."""
+    from gentk.utils import atomic_save, load_weights
+    root, config, ckpt = trained
+    partial = load_weights(ckpt)
+    partial['state_dict'] = {k: v for k, v in partial['state_dict'].items()
+                             if not k.startswith('encoder.')}
+    partial_path = str(tmp_path / 'partial.pth')
+    atomic_save(partial, partial_path)
+    proc = run_tool(['tools/test.py', config, partial_path, '--work-dir',
+                     str(tmp_path / 'test')], check=False)
+    assert proc.returncode != 0
+    assert 'partial.pth' in proc.stderr and 'lacks' in proc.stderr
+    assert 'encoder.' in proc.stderr
+    proc = run_tool(['tools/test.py', config, str(tmp_path / 'nope.pth')],
+                    check=False)
+    assert proc.returncode != 0
+    assert "checkpoint not found: '" in proc.stderr
+    assert 'the CHECKPOINT argument' in proc.stderr
+
+
 def test_encode_features_then_generate_diverse_photos(trained, label_maps, tmp_path):
     _, config, ckpt = trained
     clusters = tmp_path / 'clusters.pth'
@@ -76,3 +98,28 @@ def test_generate_from_plain_label_maps(tmp_path, label_maps):
               '--out', str(tmp_path / 'gen')])
     names = sorted(os.listdir(tmp_path / 'gen'))
     assert names == ['synth_000000_000019.png', 'synth_000001_000019.png'], names
+
+
+def test_generate_names_what_is_missing_or_wrong(trained, label_maps, tmp_path):
+    _, config, ckpt = trained
+    clusters = tmp_path / 'clusters.pth'
+    run_tool(['tools/encode_features.py', config, ckpt, '--out', str(clusters),
+              '--k', '2', '--max-samples', '2'])
+    proc = run_tool(['tools/generate.py', config, ckpt, str(label_maps),
+                     '--clusters', str(clusters), '--out', str(tmp_path / 'a')],
+                    check=False)
+    assert proc.returncode != 0 and '--instances' in proc.stderr
+    bad = tmp_path / 'bad'
+    bad.mkdir()
+    name = sorted(f for f in os.listdir(label_maps) if f.endswith('_labelIds.png'))[0]
+    label = cv2.imread(str(label_maps / name), cv2.IMREAD_UNCHANGED)
+    label[0, 0] = 250   # not a class id (35 classes, ignore 255)
+    cv2.imwrite(str(bad / name), label)
+    inst = name.replace('_labelIds', '_instanceIds')
+    cv2.imwrite(str(bad / inst),
+                cv2.imread(str(label_maps / inst), cv2.IMREAD_UNCHANGED))
+    proc = run_tool(['tools/generate.py', config, ckpt, str(bad / name),
+                     '--instances', str(bad / inst), '--clusters', str(clusters),
+                     '--out', str(tmp_path / 'b')], check=False)
+    assert proc.returncode != 0
+    assert f'{bad / name}: ' in proc.stderr and '250' in proc.stderr

@@ -80,6 +80,10 @@ def main(argv=None):
     if uses_features and not (args.clusters or args.photo):
         raise SystemExit('this model encodes instance features: pass --clusters '
                          '(from tools/encode_features.py) or --photo')
+    if model.data_preprocessor.use_instance_edges and not args.instances:
+        raise SystemExit('this model takes instance edges '
+                         '(data_preprocessor.use_instance_edges): pass '
+                         '--instances with the instance maps')
     labels = list_maps(args.labels, '_labelIds')
     instances = (list_maps(args.instances, '_instanceIds')
                  if args.instances else {})
@@ -102,7 +106,11 @@ def main(argv=None):
             if bank is not None:
                 source = inst if inst is not None else label
                 features = bank.sample(source[None], generator=rng)
-            fake = generate(model, label, inst, features=features, img=photo)
+            try:
+                fake = generate(model, label, inst, features=features,
+                                img=photo)
+            except ValueError as err:  # e.g. a label id out of range
+                raise SystemExit(f'{label_path}: {err}') from err
             suffix = f'_{k}' if variants > 1 else ''
             path = osp.join(args.out, f'{name}{suffix}.png')
             write_png(path, to_uint8_image(fake[0]))

@@ -81,9 +81,14 @@ def metric_table(metrics: dict, title: str) -> Table:
 
 def main(argv=None):
     args = parse_args(argv)
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f'checkpoint not found: {args.checkpoint!r} (the '
+                         'CHECKPOINT argument)')
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
     cfg.resume = False
+    # Scores of a generator that kept some initial weights mean nothing.
+    cfg.require_generator_weights = True
     if args.segmentor:
         add_segmentation_scores(cfg, args.segmentor, args.segmentor_input_size)
     runner = build_runner(cfg)

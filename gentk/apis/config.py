@@ -1,4 +1,6 @@
 """Turning a config file and command-line options into a runnable config."""
+import difflib
+import inspect
 import os.path as osp
 import warnings
 from typing import Optional
@@ -18,6 +20,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
     load_plugins()
     cfg = Config.fromfile(path)
     if cfg_options:
+        check_top_level_keys(cfg, cfg_options, path)
         cfg.merge_from_dict(cfg_options)
     cfg.launcher = launcher
     if work_dir is not None:
@@ -31,6 +34,29 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
             cfg.model_wrapper_cfg['device_ids'] = None
     apply_amp(cfg)
     return cfg
+
+
+# Top-level keys a config may gain from the command line besides its own:
+# the runner's arguments and the switches gentk reads.
+EXTRA_TOP_LEVEL_KEYS = {'amp', 'launcher', 'runner_type', 'keep_freed_cpu_memory'}
+
+
+def check_top_level_keys(cfg: Config, cfg_options: dict, path: str) -> None:
+    """Reject an option whose first key is neither in the config nor read by
+    the runner: mmengine would add it and silently ignore it (a typo such
+    as ``trian_cfg.max_iters=2`` would run the full schedule). Nested keys
+    are not checked: a class may take arguments its config leaves out."""
+    from mmengine.runner import Runner
+    known = (set(cfg.keys()) | EXTRA_TOP_LEVEL_KEYS
+             | set(inspect.signature(Runner.__init__).parameters) - {'self'})
+    for key in cfg_options:
+        top = key.split('.')[0]
+        if top in known:
+            continue
+        close = difflib.get_close_matches(top, sorted(known), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ''
+        raise KeyError(f"--cfg-options {key}: {path!r} has no top-level key "
+                       f"'{top}' and the runner reads none{hint}")
 
 
 def apply_amp(cfg: Config) -> None:

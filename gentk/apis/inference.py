@@ -11,7 +11,7 @@ from mmengine.registry import DefaultScope
 
 from gentk.plugins import load_plugins
 from gentk.registry import MODELS
-from gentk.utils import load_weights, state_dict_from
+from gentk.utils import load_weights, state_dict_from, weights_needed_to_generate
 
 
 def init_model(config, checkpoint: Optional[str] = None, device: str = 'cpu',
@@ -28,11 +28,7 @@ def init_model(config, checkpoint: Optional[str] = None, device: str = 'cpu',
     if checkpoint is not None:
         state = state_dict_from(load_weights(checkpoint, what='model checkpoint'))
         missing, _ = model.load_state_dict(state, strict=False)
-        # Loss networks (e.g. the frozen VGG) and the discriminator are not
-        # needed to generate or segment; every other weight must be there.
-        needed = [k for k in missing
-                  if not k.split('.')[0].endswith('loss')
-                  and not k.startswith('discriminator.')]
+        needed = weights_needed_to_generate(missing)
         if needed:
             raise KeyError(f'{checkpoint!r} does not fit {config!r}: missing '
                            f'{len(needed)} weights, e.g. {needed[:3]}')

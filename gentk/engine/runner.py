@@ -30,7 +30,8 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model, weights_to_cpu
 from mmengine.utils import apply_to
 
 from gentk.registry import RUNNERS
-from gentk.utils import atomic_save, load_trusted_checkpoint, load_weights
+from gentk.utils import (atomic_save, load_trusted_checkpoint, load_weights,
+                         weights_needed_to_generate)
 from gentk.utils.cpu_heap import keep_freed_memory
 
 _CKPT_NAME = re.compile(r'(iter|epoch)_(\d+)\.pth$')
@@ -112,6 +113,23 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     return max(candidates)[1] if candidates else None
 
 
+def check_generator_weights(model: torch.nn.Module, checkpoint: dict,
+                            revise_keys: list, filename: str) -> None:
+    """Raise where ``checkpoint`` lacks a weight that sampling needs (the
+    discriminator and loss networks excepted), instead of mmengine's warning
+    and a model that generates with initial weights."""
+    state = checkpoint.get('state_dict', checkpoint)
+    keys = set(state)
+    for pattern, replacement in revise_keys:
+        keys = {re.sub(pattern, replacement, k) for k in keys}
+    missing = weights_needed_to_generate(
+        k for k in model.state_dict() if k not in keys)
+    if missing:
+        raise KeyError(
+            f'{filename!r} lacks {len(missing)} weights this model needs to '
+            f'generate, e.g. {missing[:3]}: was it trained with this config?')
+
+
 @RUNNERS.register_module()
 class GenRunner(Runner):
     """The runner every gentk config uses (``runner_type='GenRunner'``)."""
@@ -167,17 +185,36 @@ class GenRunner(Runner):
             if 'message_hub' in checkpoint:
                 checkpoint['message_hub'] = message_hub_from_plain(
                     checkpoint['message_hub'])
+            self._match_dataset_meta(checkpoint)
         else:
             checkpoint = load_weights(filename, map_location, what='load_from')
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
         revise_keys = list(revise_keys) + [
             (rf'^{re.escape(p)}\.', f'{p}.module.') for p in wrapped_prefixes(model)]
+        if not self._resuming and self.cfg.get('require_generator_weights'):
+            check_generator_weights(model, checkpoint, revise_keys, filename)
         checkpoint = _load_checkpoint_to_model(
             model, checkpoint, strict, revise_keys=revise_keys)
         self._has_loaded = True
         self.logger.info(f'Loaded checkpoint {filename}')
         return checkpoint
+
+    def _match_dataset_meta(self, checkpoint: dict) -> None:
+        """Checkpoints keep the dataset's metainfo as plain containers, and
+        mmengine's resume compares pickles: where the contents agree, hand
+        it the current metainfo so that it does not warn of a difference."""
+        meta = checkpoint.get('meta') or {}
+        dataset = getattr(self.train_dataloader, 'dataset', None)
+        current = getattr(dataset, 'metainfo', None)
+        if current is None or 'dataset_meta' not in meta:
+            return
+        try:
+            same = bool(to_plain(current) == meta['dataset_meta'])
+        except (RuntimeError, ValueError):  # tensors or arrays inside
+            same = False
+        if same:
+            meta['dataset_meta'] = current
 
     @master_only
     def save_checkpoint(self, out_dir: str, filename: str,

@@ -90,4 +90,6 @@ class GenDataPreprocessor(BaseDataPreprocessor):
         except ValueError as err:
             paths = [s.metainfo.get('label_path') for s in data_samples or []
                      if hasattr(s, 'metainfo')]
+            if not any(paths):
+                raise
             raise ValueError(f'{err} (batch label files: {paths})') from err

@@ -1,8 +1,10 @@
 from .checkpoint_io import (atomic_save, atomic_write_text, load_trusted_checkpoint,
-                            load_weights, state_dict_from)
+                            load_weights, state_dict_from,
+                            weights_needed_to_generate)
 from .image import (colorize_labels, default_palette, image_grid, to_uint8_image,
                     write_png)
 
 __all__ = ['atomic_save', 'atomic_write_text', 'load_trusted_checkpoint',
            'load_weights', 'state_dict_from', 'colorize_labels', 'default_palette',
-           'image_grid', 'to_uint8_image', 'write_png']
+           'image_grid', 'to_uint8_image', 'weights_needed_to_generate',
+           'write_png']

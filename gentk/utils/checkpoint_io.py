@@ -18,7 +18,7 @@ import os
 import os.path as osp
 import tempfile
 from contextlib import contextmanager
-from typing import IO, Any, Iterator, Mapping, Optional
+from typing import IO, Any, Iterable, Iterator, List, Mapping, Optional
 
 import torch
 
@@ -104,3 +104,11 @@ def state_dict_from(checkpoint: Any, prefix: Optional[str] = None) -> dict:
         state = {k[len(prefix):]: v for k, v in state.items()
                  if k.startswith(prefix)}
     return state
+
+
+def weights_needed_to_generate(keys: Iterable[str]) -> List[str]:
+    """The keys among ``keys`` (a model's state_dict keys) that sampling
+    needs: all but the loss networks' (e.g. the frozen VGG) and the
+    discriminator's, which neither generating nor segmenting uses."""
+    return [k for k in keys if not k.split('.')[0].endswith('loss')
+            and not k.startswith('discriminator.')]

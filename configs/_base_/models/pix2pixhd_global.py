@@ -12,5 +12,7 @@ model = dict(
     discriminator=dict(type='MultiScaleDiscriminator', num_scales=2,
                        base_channels=64, num_layers=3, norm_cfg=dict(type='IN')),
     gan_loss=dict(type='GANLoss', gan_type='lsgan'),
-    feature_matching_loss=dict(type='FeatureMatchingLoss', loss_weight=10.0),
-    perceptual_loss=None)
+    feature_matching_loss=dict(type='FeatureMatchingLoss', loss_weight=10.0))
+# No VGG perceptual loss by default: it needs VGG19 weights on local disk.
+# A config enables it with model = dict(perceptual_loss=dict(
+# type='PerceptualLoss', weights_path=...)) (docs/get_started.md).
