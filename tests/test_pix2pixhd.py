@@ -286,17 +286,58 @@ def test_ema_generator_samples():
     assert model.sampling_generator is model.generator_ema.module
 
 
-def test_pix2pix_baseline_lowers_l1():
+def pix2pix_model(num_downs=4, **overrides):
     with DefaultScope.overwrite_default_scope('gentk'):
-        model = MODELS.build(dict(
+        return MODELS.build(dict(
             type='Pix2Pix',
             data_preprocessor=dict(type='GenDataPreprocessor', num_classes=4),
-            generator=dict(type='UnetGenerator', base_channels=8, num_downs=4),
+            generator=dict(type='UnetGenerator', base_channels=8,
+                           num_downs=num_downs),
             discriminator=dict(type='MultiScaleDiscriminator', num_scales=1,
                                base_channels=8, num_layers=2,
                                norm_cfg=dict(type='BN'), padding=1),
             gan_loss=dict(type='GANLoss', gan_type='vanilla'),
-            pixel_loss=dict(type='L1Loss', loss_weight=100.0)))
+            pixel_loss=dict(type='L1Loss', loss_weight=100.0), **overrides))
+
+
+def test_pix2pix_samples_as_it_trains():
+    """pix2pix's inference: dropout on and batch norms on the test batch's
+    statistics, exactly the training-mode forward, and the model's state
+    (modes, running statistics) untouched."""
+    torch.manual_seed(0)
+    model = pix2pix_model(num_downs=6)  # widths saturate: dropout layers
+    assert any(isinstance(m, torch.nn.Dropout) for m in model.modules())
+    ow, data = optim_wrappers(model), scene()
+    model.train_step(data, ow)          # running statistics away from init
+    model.eval()
+    inputs = model.data_preprocessor(data)['inputs']
+    state = copy.deepcopy(model.state_dict())
+    torch.manual_seed(3)
+    first = model.sample(inputs)
+    second = model.sample(inputs)
+    assert not torch.equal(first, second)           # dropout noise
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    assert not any(m.training for m in model.modules())
+    reference = copy.deepcopy(model.generator).train()
+    for m in reference.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.track_running_stats = False
+    torch.manual_seed(3)
+    with torch.no_grad():
+        expected = reference(model.generator_input(inputs))
+    torch.testing.assert_close(first, expected)
+    deterministic = pix2pix_model(num_downs=6, test_time_dropout=False)
+    deterministic.load_state_dict(model.state_dict())
+    deterministic.eval()
+    assert torch.equal(deterministic.sample(inputs),
+                       deterministic.sample(inputs))
+    with torch.no_grad():
+        eval_out = model.generator.eval()(model.generator_input(inputs))
+    torch.testing.assert_close(deterministic.sample(inputs), eval_out)
+
+
+def test_pix2pix_baseline_lowers_l1():
+    model = pix2pix_model()
     ow, data = optim_wrappers(model, lr=2e-3), scene()
     l1 = [float(model.train_step(data, ow)['loss_l1']) for _ in range(30)]
     assert sum(l1[-5:]) < 0.5 * sum(l1[:5])

@@ -92,6 +92,26 @@ def frozen(module: Optional[nn.Module]):
             p.requires_grad_(True)
 
 
+@contextmanager
+def as_in_training(module: nn.Module):
+    """Run ``module`` inside the block as it runs in training (dropout
+    active, batch norms on the batch's own statistics) without changing
+    its state: running statistics and their counters stay as they are."""
+    modes = [(m, m.training) for m in module.modules()]
+    norms = [(m, m.track_running_stats) for m in module.modules()
+             if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    module.train()
+    for norm, _ in norms:
+        norm.track_running_stats = False
+    try:
+        yield
+    finally:
+        for norm, tracked in norms:
+            norm.track_running_stats = tracked
+        for m, training in modes:
+            m.training = training
+
+
 class BaseGAN(BaseModel):
     """Generator + discriminator trained by alternating steps.
 

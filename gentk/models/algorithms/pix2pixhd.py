@@ -11,8 +11,8 @@ from mmengine.optim import OptimWrapper
 
 from gentk.registry import MODELS
 from gentk.utils import load_weights, state_dict_from
-from .base_gan import (BaseGAN, ModelCfg, bare, build_module, frozen,
-                       takes_argument, with_defaults)
+from .base_gan import (BaseGAN, ModelCfg, as_in_training, bare, build_module,
+                       frozen, takes_argument, with_defaults)
 
 
 def load_coarsest_scales(discriminator: torch.nn.Module, state: dict,
@@ -244,12 +244,26 @@ class Pix2Pix(Pix2PixHD):
     PatchGAN (a one-scale ``MultiScaleDiscriminator``), vanilla GAN loss and
     L1 (lambda = 100). The step is pix2pixHD's with a pixel loss in place of
     feature matching, in pix2pix's order: the discriminator is updated
-    first and the generator step meets the updated one."""
+    first and the generator step meets the updated one.
+
+    ``test_time_dropout=True`` samples as the pix2pix paper does: "we run
+    the generator net in exactly the same manner as during the training
+    phase", dropout (its only noise) on and batch norms on the test batch's
+    statistics, so samples vary from call to call. False samples in eval
+    mode (deterministic, running statistics)."""
 
     def __init__(self, generator: ModelCfg, discriminator: ModelCfg,
                  gan_loss: ModelCfg, data_preprocessor: ModelCfg,
                  pixel_loss: ModelCfg, generator_first: bool = False,
-                 **kwargs):
+                 test_time_dropout: bool = True, **kwargs):
         super().__init__(generator, discriminator, gan_loss, data_preprocessor,
                          pixel_loss=pixel_loss,
                          generator_first=generator_first, **kwargs)
+        self.test_time_dropout = test_time_dropout
+
+    @torch.no_grad()
+    def sample(self, inputs: dict) -> torch.Tensor:
+        if not self.test_time_dropout:
+            return super().sample(inputs)
+        with as_in_training(self.sampling_generator):
+            return super().sample(inputs)
