@@ -27,9 +27,17 @@ class KillAtIterHook(Hook):
 
 @HOOKS.register_module()
 class DumpRankWeightsHook(Hook):
-    """Each rank writes its final model weights to WORK_DIR/rank{r}.pth."""
+    """Each rank writes its model weights before training to
+    WORK_DIR/rank{r}_start.pth and after it to WORK_DIR/rank{r}.pth."""
+
+    def before_train(self, runner):
+        self._dump(runner, f'rank{runner.rank}_start.pth')
 
     def after_train(self, runner):
+        self._dump(runner, f'rank{runner.rank}.pth')
+
+    @staticmethod
+    def _dump(runner, name):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         state = {k: v.detach().cpu() for k, v in bare_state_dict(model).items()}
-        torch.save(state, osp.join(runner.work_dir, f'rank{runner.rank}.pth'))
+        torch.save(state, osp.join(runner.work_dir, name))

@@ -101,6 +101,15 @@ def test_cityscapes_train_ids_match_the_label_table(tmp_path):
     results = dataset[0]
     np.testing.assert_array_equal(results['gt_label'][0],
                                   [lb.train_id for lb in LABELS])
+    # The benchmark's table (cityscapesScripts labels.py), written out: label
+    # ids of train ids 0..18, everything else ignored.
+    evaluated = [7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28,
+                 31, 32, 33]
+    expected = np.full(len(LABELS), 255)
+    expected[evaluated] = np.arange(19)
+    np.testing.assert_array_equal(results['gt_label'][0], expected)
+    assert [TRAIN_ID_NAMES[i] for i in (0, 11, 13, 14, 15, 18)] == [
+        'road', 'person', 'car', 'truck', 'bus', 'bicycle']
     assert results['inst_path'] is None and 'gt_inst' not in results
     assert dataset.metainfo['classes'] == TRAIN_ID_NAMES
     assert dataset.metainfo['num_classes'] == NUM_TRAIN_IDS

@@ -26,7 +26,11 @@ def test_two_process_training_keeps_ranks_identical(tmp_path):
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key
     assert int(rank0['num_iters']) == 4
-    # the ranks did train: the weights left their initial values
+    # the ranks did train: every weight left its initial value
+    start = torch.load(work_dir / 'rank0_start.pth', weights_only=True)
+    trained = [k for k in rank0 if k.endswith('.weight')
+               and not torch.equal(rank0[k], start[k])]
+    assert trained == [k for k in rank0 if k.endswith('.weight')]
     ckpt = torch.load(work_dir / 'iter_4.pth', weights_only=True)
     assert torch.equal(ckpt['state_dict']['generator.stem.conv.weight'],
                        rank0['generator.stem.conv.weight'])

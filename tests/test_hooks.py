@@ -42,3 +42,44 @@ def test_progress_bar_shows_iterations_and_losses():
     hook.after_train(runner)
     text = buffer.getvalue()
     assert '10/10' in text and 'gan=0.250' in text
+
+
+def test_sample_grid_tiles_are_label_generated_real(tmp_path):
+    """Each row of the PNG is the coloured label map, the model's sample and
+    the real photo, in that order and in RGB."""
+    import types
+
+    from gentk.engine.hooks.sample_grid_hook import SampleGridHook
+    from gentk.utils import colorize_labels, to_uint8_image
+    from test_pix2pixhd import H, W, scene, tiny_model
+    torch.manual_seed(0)
+    model = tiny_model()
+    hook = SampleGridHook(num_samples=1)
+    hook.batch = scene()
+    hook.palette = [(128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156)]
+    images = []
+    runner = types.SimpleNamespace(
+        model=model, work_dir=str(tmp_path), iter=0,
+        visualizer=types.SimpleNamespace(
+            add_image=lambda name, image, step: images.append(image)))
+    path = hook.write_grid(runner, 'grid.png')
+    grid = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+    inputs = model.data_preprocessor(hook.batch, False)['inputs']
+    model.eval()
+    expected = [colorize_labels(inputs['label'][0], hook.palette),
+                to_uint8_image(model.sample(inputs)[0]),
+                to_uint8_image(inputs['img'][0])]
+    for k, tile in enumerate(expected):
+        x = 2 + k * (W + 2)
+        assert (grid[2:2 + H, x:x + W] == tile).all(), f'tile {k}'
+    assert (images[0] == grid).all()
+    assert tuple(grid[2, 2]) == (128, 64, 128)   # label 0's colour, as RGB
+
+
+def test_uint8_images_round_to_the_nearest_level():
+    from gentk.utils import to_uint8_image
+    levels = torch.tensor([0, 1, 127, 128, 254, 255], dtype=torch.float32)
+    # Just below each level's exact value, so truncation would drop it.
+    img = (levels / 127.5 - 1 - 1e-4).clamp(-1, 1).view(1, 1, 6).expand(3, 1, 6)
+    assert to_uint8_image(img)[0, :, 0].tolist() == levels.int().tolist()
+    assert to_uint8_image(torch.full((3, 1, 1), 3.0))[0, 0, 0] == 255  # clamped

@@ -1,6 +1,7 @@
 """Shared layers: one-hot, instance edges, instance pooling, blocks, init."""
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from gentk.models.layers import (ConvNormAct, ResidualBlock, build_norm,
@@ -128,6 +129,23 @@ def test_residual_block_shape_and_dropout():
     x = torch.randn(2, 8, 5, 5)
     assert block(x).shape == x.shape
     assert not any(isinstance(m, nn.Dropout) for m in ResidualBlock(8).modules())
+
+
+def test_residual_block_is_x_plus_its_two_convolutions():
+    """pix2pixHD's R_k, written out with torch's own layers: reflection pad,
+    3x3 conv, instance norm, ReLU, again without ReLU, plus the input."""
+    torch.manual_seed(0)
+    block = ResidualBlock(6)
+    init_normal_(block, std=0.1)
+    first, second = (m for m in block.modules() if isinstance(m, nn.Conv2d))
+    x = torch.randn(2, 6, 7, 9)
+
+    def conv_norm(t, conv):
+        t = F.conv2d(F.pad(t, (1, 1, 1, 1), mode='reflect'), conv.weight,
+                     conv.bias)
+        return F.instance_norm(t)
+    expected = x + conv_norm(F.relu(conv_norm(x, first)), second)
+    torch.testing.assert_close(block(x), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_init_normal_statistics():

@@ -43,6 +43,27 @@ def test_local_enhancer_structure():
         LocalEnhancer(4, global_cfg=dict(base_channels=8))
 
 
+def test_local_enhancer_input_pyramid_averages_real_pixels():
+    """The global generator sees the input averaged over 3x3 windows at
+    stride 2, border windows over the pixels inside the map only (the
+    official AvgPool2d(3, 2, 1, count_include_pad=False))."""
+    torch.manual_seed(0)
+    model = LocalEnhancer(3, base_channels=2, num_enhancers=1, num_blocks=1,
+                          global_cfg=dict(num_downsamples=2, num_blocks=1))
+    seen = []
+    model.global_generator.stem.register_forward_pre_hook(
+        lambda module, args: seen.append(args[0]))
+    x = torch.rand(1, 3, 16, 16)    # a multiple of size_multiple: no padding
+    model(x)
+    expected = torch.empty(1, 3, 8, 8)
+    for i in range(8):
+        for j in range(8):
+            rows = slice(max(2 * i - 1, 0), 2 * i + 2)
+            cols = slice(max(2 * j - 1, 0), 2 * j + 2)
+            expected[0, :, i, j] = x[0, :, rows, cols].mean(dim=(1, 2))
+    torch.testing.assert_close(seen[0], expected)
+
+
 def test_networks_expose_their_channels():
     with torch.device('meta'):
         for model in [GlobalGenerator(7, base_channels=4), UnetGenerator(7),

@@ -97,10 +97,22 @@ def test_train_step_logs_and_updates_each_network():
     assert changed(g0, model.generator) == set(g0)
     assert changed(d0, model.discriminator) == set(d0)
     assert int(model.num_iters) == 1
-    # the generator step leaves no gradient on the (frozen) discriminator
-    assert all(p.grad is None or not p.grad.any()
-               for p in model.discriminator.parameters())
     assert all(p.requires_grad for p in model.discriminator.parameters())
+
+
+def test_generator_step_leaves_the_discriminator_without_gradients():
+    """The discriminator is frozen in the generator step: its weights get no
+    gradient there (checked right after that step, before the
+    discriminator step's own backward and update)."""
+    model, data = tiny_model(), scene()
+    ow = optim_wrappers(model)
+    inputs = model.data_preprocessor(data, True)['inputs']
+    state = model.generate(inputs)
+    d0 = params(model.discriminator)
+    model.train_generator(inputs, state, ow['generator'])
+    assert all(p.grad is None for p in model.discriminator.parameters())
+    assert all(p.requires_grad for p in model.discriminator.parameters())
+    assert not changed(d0, model.discriminator)
 
 
 @pytest.mark.parametrize('matmul_route', [False, True])
@@ -277,12 +289,22 @@ def test_discriminator_steps_repeat_the_critic():
 
 
 def test_ema_generator_samples():
-    model, data = tiny_model(ema_momentum=0.5), scene()
+    """The average starts at the generator after the first step, then moves
+    ``ema_momentum`` of the way to it after each step."""
+    momentum = 0.1
+    model, data = tiny_model(ema_momentum=momentum), scene()
     ow = optim_wrappers(model)
-    before = copy.deepcopy(model.generator_ema.module.state_dict())
     model.train_step(data, ow)
-    after = model.generator_ema.module.state_dict()
-    assert any(not torch.equal(before[k], after[k]) for k in before)
+    first = params(model.generator)
+    ema = dict(model.generator_ema.module.named_parameters())
+    for name, value in first.items():
+        assert torch.equal(ema[name], value), name
+    model.train_step(data, ow)
+    second = params(model.generator)
+    for name, value in second.items():
+        expected = (1 - momentum) * first[name] + momentum * value
+        torch.testing.assert_close(ema[name], expected, rtol=1e-6, atol=1e-7)
+    assert any(not torch.equal(ema[k], second[k]) for k in second)
     assert model.sampling_generator is model.generator_ema.module
 
 
