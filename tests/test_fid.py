@@ -165,6 +165,42 @@ def test_inception_score_matches_formula_per_split():
     assert acc.score()['is'] == pytest.approx(np.mean(scores), rel=1e-12)
 
 
+def test_inception_score_metric_value_from_controlled_logits(dummy_weights):
+    """The metric turns the network's 1008 logits into p(y|x) with a softmax
+    over classes (per image) and reports exp(E_x KL(p(y|x) || p(y))) per
+    split: checked with a stand-in network whose logits are a known table,
+    against the formula in numpy (images go to split i mod splits)."""
+    rng = np.random.default_rng(11)
+    n, splits = 12, 3
+    table = 3 * rng.normal(size=(n, 1008))
+    table[:, :4] += 8 * np.eye(4)[np.arange(n) % 4]  # a few confident images
+
+    def extract(images, with_logits=False):
+        # image i is filled with the 8-bit level i; read it back
+        index = ((images[:, 0, 0, 0] + 1) * 127.5).round().long()
+        return torch.zeros(len(images), 32), torch.from_numpy(table[index.numpy()])
+
+    metric = InceptionScore(dummy_weights, splits=splits)
+    metric.extract = extract
+    samples = [dict(fake_img=torch.full((3, 2, 2), i / 127.5 - 1))
+               for i in range(n)]
+    for batch in (samples[:5], samples[5:6], samples[6:]):
+        metric.process(None, batch)
+    got = metric.evaluate(n)
+
+    shifted = np.exp(table - table.max(1, keepdims=True))
+    probs = shifted / shifted.sum(1, keepdims=True)
+    scores = []
+    for s in range(splits):
+        p = probs[s::splits]
+        marginal = p.mean(0)
+        kl = (p * (np.log(p) - np.log(marginal))).sum(1).mean()
+        scores.append(np.exp(kl))
+    assert got['IS/is'] == pytest.approx(np.mean(scores), rel=1e-9)
+    assert got['IS/is_std'] == pytest.approx(np.std(scores), rel=1e-6)
+    assert got['IS/is_std'] > 0.01  # the splits really differ
+
+
 # -- metrics ------------------------------------------------------------------
 def _samples(n, seed, with_real=True, size=(20, 28)):
     g = torch.Generator().manual_seed(seed)
@@ -370,3 +406,16 @@ def test_batch_images_quantises_and_handles_mixed_sizes(dummy_weights):
     mixed = [dict(fake_img=torch.zeros(3, 6, 8)),
              dict(fake_img=torch.zeros(3, 10, 4))]
     assert metric.batch_images(mixed, 'fake_img').shape == (2, 3, 299, 299)
+
+
+def test_quantize_8bit_rounds_to_the_nearest_level():
+    """[-1, 1] -> level (x + 1) * 127.5, rounded to the nearest of 0..255
+    (as a PNG would store it), clipped, and mapped back to [-1, 1]."""
+    levels = torch.tensor([100.4, 100.6, 0.3, 0.7, 254.2, 254.8, 17.0,
+                           -60.0, 300.0], dtype=torch.float64)
+    nearest = [100, 101, 0, 1, 254, 255, 17, 0, 255]  # by hand
+    out = quantize_8bit((levels / 127.5 - 1).float())
+    torch.testing.assert_close(
+        out, torch.tensor(nearest, dtype=torch.float32) / 127.5 - 1,
+        atol=1e-6, rtol=0)
+    assert ((out.double() + 1) * 127.5).round().long().tolist() == nearest

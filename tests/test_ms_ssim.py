@@ -11,6 +11,11 @@ from gentk.evaluation.ms_ssim import (MS_SSIM_WEIGHTS, MSSSIMDiversity,
                                       resize_area,
                                       ssim_and_contrast_structure)
 
+# Wang, Simoncelli & Bovik 2003, finest scale first (as in Wang's msssim.m
+# and the tensorflow/models numpy reference); written out here so that the
+# reference below does not borrow gentk's constant.
+PUBLISHED_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
 
 # ----------------------------------------------------------- numpy reference
 def fspecial_gauss(size, sigma):
@@ -49,7 +54,7 @@ def reference_ms_ssim(x, y, data_range):
         c, h, w = x.shape   # 2x2 block means (even sizes here)
         x = x.reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
         y = y.reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
-    return float(np.prod(np.maximum(values, 0) ** np.array(MS_SSIM_WEIGHTS)))
+    return float(np.prod(np.maximum(values, 0) ** np.array(PUBLISHED_WEIGHTS)))
 
 
 def pair(noise, seed=0, size=64):
@@ -71,6 +76,13 @@ def test_identical_images_score_one():
     odd = torch.rand(2, 1, 45, 37)
     torch.testing.assert_close(ms_ssim(odd, odd, data_range=1.0),
                                torch.ones(2, dtype=torch.float64))
+
+
+def test_scale_weights_are_the_published_ones_finest_first():
+    """The default weights are the paper's, in order from the finest scale
+    (whose cs gets 0.0448) to the coarsest (whose SSIM gets 0.1333)."""
+    assert MS_SSIM_WEIGHTS == pytest.approx(PUBLISHED_WEIGHTS, abs=0)
+    assert sum(PUBLISHED_WEIGHTS) == pytest.approx(1.0, abs=1e-3)
 
 
 def test_window_matches_fspecial_and_shrinks_at_coarse_scales():

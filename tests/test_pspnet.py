@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from gentk.models.segmentors import SegCrossEntropyLoss
+from gentk.models.segmentors import SegCrossEntropyLoss, SegDataPreprocessor
 from tiny_pspnet import (R18_SYNTHETIC, R50_CITYSCAPES, R101_CITYSCAPES,
                          build, layout_of, model_from_config, tiny_pspnet)
 
@@ -303,3 +303,27 @@ def test_segment_reads_uint8_and_minus1_1_photos_alike():
     photo = minus1_1.clone().requires_grad_()
     model.segment_logits(photo).sum().backward()
     assert photo.grad is not None and photo.grad.abs().sum() > 0
+
+
+def test_preprocessor_normalises_with_imagenet_rgb_statistics():
+    """Default statistics are ImageNet's in RGB order, on the 0..255 scale
+    (mean 0.485, 0.456, 0.406 and std 0.229, 0.224, 0.225 times 255), as
+    mmsegmentation's released checkpoints expect: one pixel by hand."""
+    mean = [0.485 * 255, 0.456 * 255, 0.406 * 255]
+    std = [0.229 * 255, 0.224 * 255, 0.225 * 255]
+    rgb = [200, 100, 50]          # a red-dominant pixel, so order matters
+    expected = torch.tensor([(v - m) / s for v, m, s in zip(rgb, mean, std)])
+    assert expected.tolist() == pytest.approx([1.3070, -0.2850, -0.9330],
+                                              abs=1e-4)
+    img = torch.tensor(rgb, dtype=torch.uint8).view(3, 1, 1).expand(3, 2, 3)
+    for preprocessor in (SegDataPreprocessor(),
+                         tiny_pspnet().data_preprocessor):
+        out = preprocessor({'inputs': {'img': [img.clone()]}})['inputs']['img']
+        assert out.shape == (1, 3, 2, 3)
+        torch.testing.assert_close(
+            out, expected.view(1, 3, 1, 1).expand(1, 3, 2, 3), atol=1e-5,
+            rtol=0)
+        # the generator path: the same pixel given in [-1, 1]
+        minus1_1 = torch.tensor(rgb).view(1, 3, 1, 1) / 127.5 - 1
+        torch.testing.assert_close(preprocessor.from_minus1_1(minus1_1),
+                                   expected.view(1, 3, 1, 1), atol=1e-5, rtol=0)

@@ -38,3 +38,38 @@ def test_metric_streams_and_sums_batches():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match='differ in shape'):
         confusion_matrix(PRED, LABEL[:1], 3)
+
+
+def test_labels_outside_the_class_range_are_skipped():
+    """Labels equal to num_classes (one past the last class), above it or
+    negative are not scored, whatever was predicted there."""
+    pred = torch.tensor([[0, 1, 2, 2], [1, 0, 2, 1]])
+    label = torch.tensor([[0, 3, 2, 1], [-1, 0, 7, 3]])
+    # kept pixels (label, pred): (0, 0), (2, 2), (1, 2), (0, 0)
+    expected = [[2, 0, 0],
+                [0, 0, 1],
+                [0, 0, 1]]
+    assert confusion_matrix(pred, label, num_classes=3).tolist() == expected
+
+
+def test_ignore_index_inside_the_class_range():
+    """With ignore_index=1 (a value that is also a valid class id), pixels
+    labelled 1 are skipped; predictions of 1 elsewhere still count."""
+    pred = torch.tensor([[0, 1, 1, 2], [2, 1, 0, 0]])
+    label = torch.tensor([[0, 1, 0, 2], [1, 2, 1, 0]])
+    # kept pixels (label, pred): (0, 0), (0, 1), (2, 2), (2, 1), (0, 0)
+    expected = [[2, 1, 0],
+                [0, 0, 0],
+                [0, 1, 1]]
+    cm = confusion_matrix(pred, label, num_classes=3, ignore_index=1)
+    assert cm.tolist() == expected
+    # through the metric: class 1 is never labelled, so its IoU is 0/1
+    metric = SegmentationMetric(num_classes=3, ignore_index=1,
+                                class_names=('a', 'b', 'c'))
+    metric.process(None, [{'pred_label': pred, 'gt_label': label}])
+    out = metric.evaluate(1)
+    assert out['seg/aAcc'] == pytest.approx(3 / 5)
+    assert out['seg/IoU.a'] == pytest.approx(2 / 3)  # 2 / (3 + 2 - 2)
+    assert out['seg/IoU.b'] == pytest.approx(0.0)    # 0 / (0 + 2 - 0)
+    assert out['seg/IoU.c'] == pytest.approx(1 / 2)  # 1 / (2 + 1 - 1)
+    assert out['seg/mIoU'] == pytest.approx((2 / 3 + 0 + 1 / 2) / 3)
