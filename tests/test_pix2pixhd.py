@@ -100,19 +100,25 @@ def test_train_step_logs_and_updates_each_network():
     assert all(p.requires_grad for p in model.discriminator.parameters())
 
 
-def test_generator_step_leaves_the_discriminator_without_gradients():
+def test_each_step_updates_only_its_network():
     """The discriminator is frozen in the generator step: its weights get no
     gradient there (checked right after that step, before the
-    discriminator step's own backward and update)."""
+    discriminator step's own backward) and stay; the discriminator step
+    then leaves the generator as it is."""
     model, data = tiny_model(), scene()
     ow = optim_wrappers(model)
     inputs = model.data_preprocessor(data, True)['inputs']
     state = model.generate(inputs)
-    d0 = params(model.discriminator)
+    g0, d0 = params(model.generator), params(model.discriminator)
     model.train_generator(inputs, state, ow['generator'])
     assert all(p.grad is None for p in model.discriminator.parameters())
     assert all(p.requires_grad for p in model.discriminator.parameters())
     assert not changed(d0, model.discriminator)
+    assert changed(g0, model.generator) == set(g0)
+    g1 = params(model.generator)
+    model.train_discriminator(inputs, state, ow['discriminator'])
+    assert not changed(g1, model.generator)
+    assert changed(d0, model.discriminator) == set(d0)
 
 
 @pytest.mark.parametrize('matmul_route', [False, True])
@@ -165,16 +171,6 @@ def test_channels_last_step_runs_nhwc_and_matches_nchw(monkeypatch,
                                    rtol=1e-4, atol=1e-5)
     assert fake_nhwc.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(fake_nhwc, fake_nchw, rtol=1e-3, atol=1e-4)
-
-
-def test_discriminator_step_does_not_touch_generator():
-    model, data = tiny_model(), scene()
-    ow = optim_wrappers(model)
-    inputs = model.data_preprocessor(data, True)['inputs']
-    state = model.generate(inputs)
-    g0 = params(model.generator)
-    model.train_discriminator(inputs, state, ow['discriminator'])
-    assert not changed(g0, model.generator)
 
 
 def _official_iteration(model, data, ow):
