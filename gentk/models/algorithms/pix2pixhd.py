@@ -77,7 +77,10 @@ class Pix2PixHD(BaseGAN):
             through the generator loss.
         freeze_global_iters: for a ``LocalEnhancer``, keep its global
             generator fixed for this many iterations (the paper's staged
-            training: local enhancer first, then joint fine-tuning).
+            training: local enhancer first, then joint fine-tuning). At the
+            switch the enhancers keep their Adam moments and the global
+            generator's start from zero (the official code builds a new
+            optimiser, resetting both).
         global_generator_weights: a checkpoint of a trained global generator
             (e.g. the 1024x512 stage) loaded into the local enhancer's global
             generator, ``weights_only=True``.

@@ -12,6 +12,10 @@ def init_normal_(module: nn.Module, std: float = 0.02) -> nn.Module:
     Convolution, transposed-convolution and linear weights ~ N(0, std), their
     biases 0; affine norm weights ~ N(1, std), their biases 0. Layers without
     parameters (e.g. InstanceNorm with ``affine=False``) are left alone.
+    (The paper specifies the weights only; the official code leaves conv
+    biases at PyTorch's uniform default. Zero makes the start independent
+    of the layer's fan-in, and every bias pix2pixHD has before an instance
+    norm is cancelled by it anyway.)
 
     Returns:
         nn.Module: ``module``, for chaining.
