@@ -6,7 +6,7 @@ num_scales=2)``, LSGAN + feature matching, no VGG, batch 1, Adam through
 ``GANOptimWrapperConstructor``) at reduced resolutions, report per case:
 
 * **train**: seconds per ``Pix2PixHD.train_step`` (data preprocessing, G
-  forward, D step, G step, both Adam updates), best of ``--repeats`` after
+  forward, G step, D step, both Adam updates), best of ``--repeats`` after
   ``--warmup`` steps (the median is reported too);
 * **infer**: seconds per generated image (``model.sample`` under no_grad);
 * **GFLOP**: floating-point operations of one step / one sample, counted by
