@@ -218,6 +218,10 @@ def test_flip_keeps_alignment_and_records_it():
     assert_aligned(out)
     out = PairedRandomFlip(prob=0.0)(aligned_sample())
     assert out['flip'] is False
+    # Flipped twice: back as it was, and recorded as not flipped.
+    twice = PairedRandomFlip(prob=1.0)(PairedRandomFlip(prob=1.0)(aligned_sample()))
+    np.testing.assert_array_equal(twice['gt_label'], label)
+    assert twice['flip'] is False and twice['flip_direction'] is None
 
 
 def test_flip_and_crop_reproducible_under_mmengine_seed():
