@@ -7,8 +7,8 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-from gentk.engine.runner import (find_resumable_checkpoint, message_hub_from_plain,
-                                 message_hub_to_plain)
+from gentk.engine.runner import (find_resumable_checkpoint, load_resume_checkpoint,
+                                 message_hub_from_plain, message_hub_to_plain)
 from gentk.utils import atomic_save, load_trusted_checkpoint, load_weights
 
 
@@ -39,6 +39,31 @@ def test_user_weights_refuse_pickled_objects(tmp_path):
         load_weights(path, what='VGG19')
     # the run's own checkpoints go through the trusted loader
     assert load_trusted_checkpoint(path)['x'] == os.getcwd()
+
+
+def test_resume_trusts_only_the_runs_own_work_dir(tmp_path):
+    """Full unpickling only for a checkpoint inside the run's work dir; one
+    handed in from elsewhere loads weights-only, which gentk's own
+    (tensors and plain containers) pass."""
+    work_dir, elsewhere = tmp_path / 'work', tmp_path / 'elsewhere'
+    work_dir.mkdir()
+    elsewhere.mkdir()
+    for folder in (work_dir, elsewhere):
+        torch.save({'x': NotAWeight()}, str(folder / 'pickled.pth'))
+        atomic_save({'w': torch.ones(2), 'meta': {'iter': 3}},
+                    str(folder / 'plain.pth'))
+    assert load_resume_checkpoint(str(work_dir / 'pickled.pth'),
+                                  str(work_dir))['x'] == os.getcwd()
+    with pytest.raises(RuntimeError, match='weights_only=True'):
+        load_resume_checkpoint(str(elsewhere / 'pickled.pth'), str(work_dir))
+    assert load_resume_checkpoint(str(elsewhere / 'plain.pth'),
+                                  str(work_dir))['meta'] == {'iter': 3}
+    # a sibling folder whose name merely starts with the work dir's
+    sibling = tmp_path / 'work2'
+    sibling.mkdir()
+    torch.save({'x': NotAWeight()}, str(sibling / 'pickled.pth'))
+    with pytest.raises(RuntimeError, match='weights_only=True'):
+        load_resume_checkpoint(str(sibling / 'pickled.pth'), str(work_dir))
 
 
 def test_missing_weight_file_names_it(tmp_path):

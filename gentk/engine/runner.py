@@ -113,6 +113,18 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     return max(candidates)[1] if candidates else None
 
 
+def load_resume_checkpoint(filename: str, work_dir: str,
+                           map_location='cpu') -> dict:
+    """A checkpoint to resume from: trusted (a full unpickle) only inside
+    the run's own work dir, where the run wrote it; a file handed in from
+    elsewhere loads ``weights_only=True`` (gentk writes its checkpoints as
+    tensors and plain containers, so its own pass either way)."""
+    own = osp.realpath(work_dir)
+    if osp.commonpath([osp.realpath(filename), own]) == own:
+        return load_trusted_checkpoint(filename, map_location)
+    return load_weights(filename, map_location, what='resume checkpoint')
+
+
 def check_generator_weights(model: torch.nn.Module, checkpoint: dict,
                             revise_keys: list, filename: str) -> None:
     """Raise where ``checkpoint`` lacks a weight that sampling needs (the
@@ -181,7 +193,8 @@ class GenRunner(Runner):
                         strict: bool = False,
                         revise_keys: list = [(r'^module.', '')]):
         if self._resuming:
-            checkpoint = load_trusted_checkpoint(filename, map_location)
+            checkpoint = load_resume_checkpoint(filename, self.work_dir,
+                                                map_location)
             if 'message_hub' in checkpoint:
                 checkpoint['message_hub'] = message_hub_from_plain(
                     checkpoint['message_hub'])

@@ -8,6 +8,10 @@ Two trust levels, on purpose:
 * ``load_trusted_checkpoint`` reads a checkpoint that a gentk run wrote
   itself, to resume it. mmengine stores its ``MessageHub`` history objects in
   those, which the restricted unpickler refuses under torch >= 2.6.
+  ``GenRunner`` uses it only for files inside the run's own work dir
+  (``engine.runner.load_resume_checkpoint``); a checkpoint handed in from
+  elsewhere resumes through ``load_weights``, which gentk's own pass: it
+  writes the message hub as plain data.
 
 ``atomic_open`` (and ``atomic_save``, ``atomic_write_text`` built on it)
 writes through a temporary file in the destination folder and
