@@ -163,27 +163,19 @@ class BaseGAN(BaseModel):
                    optim_wrapper: OptimWrapperDict) -> Dict[str, torch.Tensor]:
         inputs = self.data_preprocessor(data, True)['inputs']
         log_vars = {}
-        if self.generator_first:
-            with optim_wrapper['generator'].optim_context(self.generator):
-                state = self.generate(inputs)
-            log_vars.update(self.train_generator(
-                inputs, state, optim_wrapper['generator']))
-            log_vars.update(self.train_discriminator(
-                inputs, state, optim_wrapper['discriminator']))
-            return self._end_iteration(log_vars)
         for repeat in range(self.discriminator_steps):
             keep_graph = repeat == self.discriminator_steps - 1
             with optim_wrapper['generator'].optim_context(self.generator), \
                     torch.set_grad_enabled(keep_graph):
                 state = self.generate(inputs)
+            if self.generator_first:  # (one repeat only)
+                log_vars.update(self.train_generator(
+                    inputs, state, optim_wrapper['generator']))
             log_vars.update(self.train_discriminator(
                 inputs, state, optim_wrapper['discriminator']))
-        log_vars.update(
-            self.train_generator(inputs, state, optim_wrapper['generator']))
-        return self._end_iteration(log_vars)
-
-    def _end_iteration(self, log_vars: Dict[str, torch.Tensor]
-                       ) -> Dict[str, torch.Tensor]:
+        if not self.generator_first:
+            log_vars.update(self.train_generator(
+                inputs, state, optim_wrapper['generator']))
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(bare(self.generator))
         self.num_iters += 1
