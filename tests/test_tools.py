@@ -9,6 +9,17 @@ import pytest
 
 from tiny_config import run_tool, write_tiny_config
 
+
+def assert_input_error(proc, *fragments):
+    """The tool ended on bad input with its message alone: exit status 2,
+    no traceback, every fragment in the message."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
+    assert 'Traceback' not in proc.stderr and 'error: ' in proc.stderr, \
+        proc.stderr[-3000:]
+    for fragment in fragments:
+        assert fragment in proc.stderr, (fragment, proc.stderr[-3000:])
+
+
 ENCODER = ("dict(type='InstanceFeatureEncoder', out_channels=3, "
            "base_channels=4, num_downsamples=2)")
 
@@ -56,14 +67,11 @@ def test_test_tool_rejects_a_checkpoint_without_the_generator(trained, tmp_path)
     atomic_save(partial, partial_path)
     proc = run_tool(['tools/test.py', config, partial_path, '--work-dir',
                      str(tmp_path / 'test')], check=False)
-    assert proc.returncode != 0
-    assert 'partial.pth' in proc.stderr and 'lacks' in proc.stderr
-    assert 'encoder.' in proc.stderr
+    assert_input_error(proc, 'partial.pth', 'lacks', 'encoder.')
     proc = run_tool(['tools/test.py', config, str(tmp_path / 'nope.pth')],
                     check=False)
-    assert proc.returncode != 0
-    assert "checkpoint not found: '" in proc.stderr
-    assert 'the CHECKPOINT argument' in proc.stderr
+    assert_input_error(proc, "checkpoint not found: '",
+                       'the CHECKPOINT argument')
 
 
 def test_encode_features_then_generate_diverse_photos(trained, label_maps, tmp_path):
@@ -87,7 +95,7 @@ def test_generate_needs_features_for_an_encoder_model(trained, label_maps, tmp_p
     _, config, ckpt = trained
     proc = run_tool(['tools/generate.py', config, ckpt, str(label_maps),
                      '--out', str(tmp_path)], check=False)
-    assert proc.returncode != 0 and '--clusters' in proc.stderr
+    assert_input_error(proc, '--clusters')
 
 
 def test_generate_from_plain_label_maps(tmp_path, label_maps):
@@ -108,7 +116,7 @@ def test_generate_names_what_is_missing_or_wrong(trained, label_maps, tmp_path):
     proc = run_tool(['tools/generate.py', config, ckpt, str(label_maps),
                      '--clusters', str(clusters), '--out', str(tmp_path / 'a')],
                     check=False)
-    assert proc.returncode != 0 and '--instances' in proc.stderr
+    assert_input_error(proc, '--instances')
     bad = tmp_path / 'bad'
     bad.mkdir()
     name = sorted(f for f in os.listdir(label_maps) if f.endswith('_labelIds.png'))[0]
@@ -121,5 +129,4 @@ def test_generate_names_what_is_missing_or_wrong(trained, label_maps, tmp_path):
     proc = run_tool(['tools/generate.py', config, ckpt, str(bad / name),
                      '--instances', str(bad / inst), '--clusters', str(clusters),
                      '--out', str(tmp_path / 'b')], check=False)
-    assert proc.returncode != 0
-    assert f'{bad / name}: ' in proc.stderr and '250' in proc.stderr
+    assert_input_error(proc, f'{bad / name}: ', '250')

@@ -17,6 +17,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
+from gentk.apis.cli import run_tool
 from gentk.apis.config import build_runner, load_config
 
 CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
@@ -89,4 +90,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -20,6 +20,7 @@ from mmengine.registry import DefaultScope
 from rich.progress import track
 
 from gentk.apis import init_model
+from gentk.apis.cli import run_tool
 from gentk.models.encoders.feature_bank import (MIN_AREA, InstanceFeatureBank,
                                                 per_instance_features)
 from gentk.registry import DATASETS
@@ -46,7 +47,7 @@ def main(argv=None):
     args = parse_args(argv)
     model = init_model(args.config, args.checkpoint, args.device)
     if getattr(model, 'encoder', None) is None:
-        raise SystemExit(f'{args.config} has no feature encoder (model.encoder)')
+        raise ValueError(f'{args.config} has no feature encoder (model.encoder)')
     cfg = model.cfg
     dataset_cfg = dict(cfg.train_dataloader.dataset)
     dataset_cfg['pipeline'] = cfg.test_dataloader.dataset.pipeline
@@ -63,7 +64,7 @@ def main(argv=None):
         vectors.append(v[keep].cpu())
         classes.append(c[keep].cpu())
     if not sum(len(c) for c in classes):
-        raise SystemExit(f'no instance covers more than --min-area '
+        raise ValueError(f'no instance covers more than --min-area '
                          f'{args.min_area:g} of its image in {count} images')
     bank = InstanceFeatureBank.fit(torch.cat(vectors), torch.cat(classes),
                                    k=args.k, seed=args.seed)
@@ -73,4 +74,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

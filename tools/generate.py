@@ -22,6 +22,7 @@ import torch
 from rich.progress import track
 
 from gentk.apis import generate, init_model
+from gentk.apis.cli import run_tool
 from gentk.datasets.transforms.loading import read_id_map, read_rgb_image
 from gentk.models.encoders.feature_bank import InstanceFeatureBank
 from gentk.utils import to_uint8_image, write_png
@@ -78,10 +79,10 @@ def main(argv=None):
     model = init_model(args.config, args.checkpoint, args.device)
     uses_features = getattr(model, 'encoder', None) is not None
     if uses_features and not (args.clusters or args.photo):
-        raise SystemExit('this model encodes instance features: pass --clusters '
+        raise ValueError('this model encodes instance features: pass --clusters '
                          '(from tools/encode_features.py) or --photo')
     if model.data_preprocessor.use_instance_edges and not args.instances:
-        raise SystemExit('this model takes instance edges '
+        raise ValueError('this model takes instance edges '
                          '(data_preprocessor.use_instance_edges): pass '
                          '--instances with the instance maps')
     labels = list_maps(args.labels, '_labelIds')
@@ -89,7 +90,8 @@ def main(argv=None):
                  if args.instances else {})
     missing = sorted(set(labels) - set(instances)) if instances else []
     if missing:
-        raise SystemExit(f'no instance map for {missing[:5]} in {args.instances!r}')
+        raise FileNotFoundError(
+            f'no instance map for {missing[:5]} in {args.instances!r}')
     bank = InstanceFeatureBank.load(args.clusters) if args.clusters else None
     photo = (torch.from_numpy(read_rgb_image(args.photo)).permute(2, 0, 1)
              if args.photo else None)
@@ -110,7 +112,7 @@ def main(argv=None):
                 fake = generate(model, label, inst, features=features,
                                 img=photo)
             except ValueError as err:  # e.g. a label id out of range
-                raise SystemExit(f'{label_path}: {err}') from err
+                raise ValueError(f'{label_path}: {err}') from err
             suffix = f'_{k}' if variants > 1 else ''
             path = osp.join(args.out, f'{name}{suffix}.png')
             write_png(path, to_uint8_image(fake[0]))
@@ -120,4 +122,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 from rich.progress import Progress
 
+from gentk.apis.cli import run_tool
 from gentk.datasets.cityscapes_labels import LABEL_ID_PALETTE
 from gentk.datasets.synthetic_streets import render_street_scene, sample_seed
 
@@ -119,4 +120,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_tool(main)

@@ -22,6 +22,7 @@ from mmengine.config import DictAction
 from rich.console import Console
 from rich.table import Table
 
+from gentk.apis.cli import run_tool
 from gentk.apis.config import build_runner, load_config
 
 ROWS = ('generated', 'oracle', 'floor')
@@ -82,8 +83,8 @@ def metric_table(metrics: dict, title: str) -> Table:
 def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint not found: {args.checkpoint!r} (the '
-                         'CHECKPOINT argument)')
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint!r} (the '
+                                'CHECKPOINT argument)')
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
     cfg.resume = False
@@ -119,4 +120,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

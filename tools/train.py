@@ -14,6 +14,7 @@ import argparse
 
 from mmengine.config import DictAction
 
+from gentk.apis.cli import run_tool
 from gentk.apis.config import build_runner, load_config, resume_options
 
 
@@ -45,4 +46,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

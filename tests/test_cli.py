@@ -1,0 +1,69 @@
+"""How the tools end on bad input (``gentk.apis.cli.run_tool``): gentk's
+own input errors as one message and exit status 2, everything else with
+its traceback."""
+import pytest
+
+from gentk.apis.cli import EXIT_BAD_INPUT, raised_by_gentk, run_tool
+from gentk.apis.config import load_config
+from tiny_config import run_tool as run_script
+
+CONFIG = 'configs/pix2pixhd/synthetic_256x128.py'
+
+
+def test_a_gentk_input_error_ends_with_its_message_alone(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_tool(lambda: load_config(CONFIG, {'trian_cfg.max_iters': 2}))
+    assert exit_info.value.code == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    # The KeyError's own text, not its quoted repr.
+    assert err.startswith('error: --cfg-options trian_cfg.max_iters: '), err
+    assert "'train_cfg'" in err and 'GENTK_DEBUG=1' in err
+
+
+def test_an_error_re_raised_around_gentks_counts_as_gentks():
+    """mmengine's builders re-raise a component's error as
+    ``type(e)(f'class ...: {e}')`` from their own frame."""
+    def build():
+        try:
+            load_config('no/such/config.py')
+        except FileNotFoundError as err:
+            raise FileNotFoundError(f'class `Thing`: {err}')
+
+    with pytest.raises(FileNotFoundError) as info:
+        build()
+    assert raised_by_gentk(info.value)
+
+
+def test_other_errors_keep_their_traceback(monkeypatch):
+    with pytest.raises(KeyError):      # raised outside gentk: a bug
+        run_tool(lambda: {}['missing'])
+    with pytest.raises(ValueError):
+        run_tool(lambda: int('x'))
+
+    def fails():
+        raise RuntimeError('not an input error')
+
+    with pytest.raises(RuntimeError):
+        run_tool(fails)
+    monkeypatch.setenv('GENTK_DEBUG', '1')
+    with pytest.raises(KeyError):   # a gentk error, re-raised as it is
+        run_tool(lambda: load_config(CONFIG, {'trian_cfg.max_iters': 2}))
+
+
+def test_a_tool_returning_a_status_exits_with_it():
+    with pytest.raises(SystemExit) as exit_info:
+        run_tool(lambda: 3)
+    assert exit_info.value.code == 3
+    run_tool(lambda: {'metric': 1.0})   # a result that is not a status
+
+
+def test_train_names_a_missing_data_root_without_a_traceback(tmp_path):
+    """Raised inside mmengine's runner, when the dataloader is built."""
+    missing = tmp_path / 'cityscapes'
+    proc = run_script(['tools/train.py', 'configs/pix2pixhd/cityscapes_1024.py',
+                       '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+                       f'train_dataloader.dataset.data_root={missing}'],
+                      check=False)
+    assert proc.returncode == EXIT_BAD_INPUT, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+    assert f'error: Cityscapes data_root not found: {missing}' in proc.stderr
