@@ -1,10 +1,13 @@
 """How the tools end on bad input (``gentk.apis.cli.run_tool``): gentk's
 own input errors as one message and exit status 2, everything else with
 its traceback."""
+import numpy as np
 import pytest
+import torch
 
-from gentk.apis.cli import EXIT_BAD_INPUT, raised_by_gentk, run_tool
+from gentk.apis.cli import EXIT_BAD_INPUT, input_error_message, run_tool
 from gentk.apis.config import load_config
+from gentk.datasets.transforms import CheckLabelIds
 from tiny_config import run_tool as run_script
 
 CONFIG = 'configs/pix2pixhd/synthetic_256x128.py'
@@ -31,7 +34,43 @@ def test_an_error_re_raised_around_gentks_counts_as_gentks():
 
     with pytest.raises(FileNotFoundError) as info:
         build()
-    assert raised_by_gentk(info.value)
+    assert input_error_message(info.value) == \
+        "class `Thing`: config file not found: 'no/such/config.py'"
+
+
+class BadLabels(torch.utils.data.Dataset):
+    """Samples whose label map holds an id the model has no class for."""
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        label = np.full((4, 6), 3, np.uint8)
+        label[1, 2] = 200
+        return CheckLabelIds(num_classes=35).transform(
+            dict(gt_label=label, label_path=f'labels/{index}.png'))
+
+
+def test_an_input_error_in_a_dataloader_worker_is_gentks():
+    """torch raises a worker's error again in the main process, with the
+    worker's traceback as its text: the message is the worker's own."""
+    loader = torch.utils.data.DataLoader(BadLabels(), num_workers=1)
+    with pytest.raises(ValueError) as info:
+        next(iter(loader))
+    assert 'DataLoader worker' in str(info.value)
+    assert input_error_message(info.value) == (
+        'labels/0.png: label ids [200] (1 pixels) are not class ids; expected '
+        'ids in [0, 35) or the ignore index 255. Check num_classes, or use '
+        "CheckLabelIds(invalid='ignore') to map them to the ignore index.")
+
+    def fails_in_worker(index):
+        raise ValueError('raised outside gentk')
+
+    loader = torch.utils.data.DataLoader([0], num_workers=1,
+                                         collate_fn=fails_in_worker)
+    with pytest.raises(ValueError) as info:
+        next(iter(loader))
+    assert input_error_message(info.value) is None
 
 
 def test_other_errors_keep_their_traceback(monkeypatch):

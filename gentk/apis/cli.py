@@ -5,14 +5,15 @@ out of range, a checkpoint without generator weights) raise errors whose
 message says what is wrong and what was expected. Raised from inside
 mmengine's runner, that message ends a traceback of a few hundred lines.
 ``run_tool`` prints it alone, as ``error: ...`` on stderr with exit status
-2, when the error was raised by gentk's own code; anything else (a bug, an
+2, when the error was raised by gentk's own code (in this process or in a
+DataLoader worker); anything else (a bug, an
 error deep in torch) keeps its full traceback. ``GENTK_DEBUG=1`` shows the
 traceback of every error.
 """
 import os
 import os.path as osp
 import sys
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 # The error types gentk's checks raise for bad input.
 INPUT_ERRORS = (FileNotFoundError, NotADirectoryError, KeyError, ValueError,
@@ -24,6 +25,10 @@ _OWN_DIRS = (_GENTK_DIR + os.sep,
 EXIT_BAD_INPUT = 2
 
 
+def _is_own(path: str) -> bool:
+    return osp.abspath(path).startswith(_OWN_DIRS)
+
+
 def _raising_file(exc: BaseException) -> Optional[str]:
     """The source file of the frame that raised ``exc``."""
     tb = exc.__traceback__
@@ -31,22 +36,7 @@ def _raising_file(exc: BaseException) -> Optional[str]:
         return None
     while tb.tb_next is not None:
         tb = tb.tb_next
-    return osp.abspath(tb.tb_frame.f_code.co_filename)
-
-
-def raised_by_gentk(exc: BaseException) -> bool:
-    """Whether ``exc``, or an error it was raised from or while handling
-    (mmengine's builders re-raise a component's error with its class name
-    prepended), is an input error raised in gentk's own code."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        path = _raising_file(exc)
-        if (isinstance(exc, INPUT_ERRORS) and path is not None
-                and path.startswith(_OWN_DIRS)):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+    return tb.tb_frame.f_code.co_filename
 
 
 def error_message(exc: BaseException) -> str:
@@ -56,6 +46,48 @@ def error_message(exc: BaseException) -> str:
     return str(exc)
 
 
+_WORKER_TRACEBACK = 'Original Traceback (most recent call last):\n'
+
+
+def _worker_error(exc: BaseException) -> Optional[Tuple[str, str]]:
+    """``(raising file, message)`` of an error raised in a DataLoader
+    worker: torch raises it again in the main process as an error of the
+    same type whose text is the worker's traceback."""
+    text = error_message(exc)
+    if _WORKER_TRACEBACK not in text:
+        return None
+    lines = text.split(_WORKER_TRACEBACK, 1)[1].splitlines()
+    frames = [i for i, line in enumerate(lines) if line.startswith('  File "')]
+    if not frames:
+        return None
+    prefix = f'{type(exc).__name__}: '
+    for i in range(frames[-1] + 1, len(lines)):
+        if lines[i].startswith(prefix):
+            message = '\n'.join([lines[i][len(prefix):], *lines[i + 1:]])
+            return lines[frames[-1]].split('"')[1], message.strip()
+    return None
+
+
+def input_error_message(exc: BaseException) -> Optional[str]:
+    """The message to end a tool with if ``exc`` is an input error raised
+    by gentk's own code, else None. Looks through the errors ``exc`` was
+    raised from or while handling (mmengine's builders re-raise a
+    component's error with its class name prepended) and through
+    DataLoader workers."""
+    outer, seen = exc, set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, INPUT_ERRORS):
+            worker = _worker_error(exc)
+            if worker is not None and _is_own(worker[0]):
+                return worker[1]
+            path = _raising_file(exc)
+            if worker is None and path is not None and _is_own(path):
+                return error_message(outer)
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def run_tool(main: Callable[[], object]) -> None:
     """Run a tool's ``main``: an input error gentk raised ends the process
     with its message alone (exit status 2); any other error propagates with
@@ -63,10 +95,10 @@ def run_tool(main: Callable[[], object]) -> None:
     try:
         result = main()
     except INPUT_ERRORS as exc:
-        if os.environ.get('GENTK_DEBUG', '') not in ('', '0') \
-                or not raised_by_gentk(exc):
+        message = input_error_message(exc)
+        if message is None or os.environ.get('GENTK_DEBUG', '') not in ('', '0'):
             raise
-        print(f'error: {error_message(exc)}\n'
+        print(f'error: {message}\n'
               f'(a {type(exc).__name__}; set GENTK_DEBUG=1 for the traceback)',
               file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
