@@ -31,7 +31,7 @@ def _require_file(path: str, what: str) -> None:
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'{what} file not found: {path!r}. gentk never downloads weights; '
-            'point the config at a local file.')
+            'give the path of a local file.')
 
 
 def load_weights(path: str, map_location: Any = 'cpu',
