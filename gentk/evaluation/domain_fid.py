@@ -14,12 +14,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.evaluator import BaseMetric
 from torch import nn
 
 from gentk.registry import METRICS, MODELS
 from gentk.utils.checkpoint_io import load_weights, state_dict_from
 from .frechet import GaussianStats, frechet_distance
+from .running_state import RunningStateMetric
 
 FeatureLayer = Union[None, int, str, Callable[[nn.Module, torch.Tensor],
                                               torch.Tensor]]
@@ -102,7 +102,7 @@ def pooled_features(extractor: nn.Module, images: torch.Tensor,
 
 
 @METRICS.register_module()
-class DomainFrechetDistance(BaseMetric):
+class DomainFrechetDistance(RunningStateMetric):
     """Fréchet distance between ``fake_img`` and ``gt_img`` features of a
     network trained here. Reports ``DomainFID/fid``; lower is better.
 
@@ -181,7 +181,7 @@ class DomainFrechetDistance(BaseMetric):
                             self.feature_layer).cpu()
             for chunk in images.split(self.batch_size)])
 
-    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+    def process_samples(self, data_samples: Sequence[dict]) -> None:
         batches = {}
         for side, key in self.image_keys.items():
             images = [s.get(key) for s in data_samples]

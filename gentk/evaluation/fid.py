@@ -10,9 +10,10 @@ from every rank. Here ``self.results`` holds exactly one running state per
 process (float64 sums for FID, a bounded feature sample for KID), never one
 entry per image, and ``compute_metrics`` adds the ranks' states up. (One
 running sum rather than one partial sum per batch: a batch's
-``sum x x^T`` is 2048^2 float64 = 32 MB.) Samples that the sampler repeats
-to fill the last batch of every rank count as extra samples; mmengine's
-truncation to the dataset size only applies to per-sample results.
+``sum x x^T`` is 2048^2 float64 = 32 MB.) The samples that the sampler
+repeats so that every rank gets as many are left out
+(``running_state.RunningStateMetric``), so scores do not depend on the
+number of processes.
 """
 import os.path as osp
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from gentk.registry import METRICS
@@ -29,6 +29,7 @@ from .frechet import GaussianStats, frechet_distance
 from .inception import (INPUT_SIZE, WEIGHTS_HELP, FIDInceptionV3,
                         shared_inception)
 from .random_subset import RandomSubset
+from .running_state import RunningStateMetric
 from .stats_cache import RealStatsCache, file_sha256
 
 DEFAULT_WEIGHTS = 'weights/pt_inception-2015-12-05.pth'
@@ -56,7 +57,7 @@ class PassState:
     real_from_cache: bool = False
 
 
-class InceptionFeatureMetric(BaseMetric):
+class InceptionFeatureMetric(RunningStateMetric):
     """Shared plumbing: batch, quantise and run images through the shared
     network; look the real side up in the cache. Subclasses say what state
     they keep (``new_state``/``add``) and what they compute from it.
@@ -177,7 +178,7 @@ class InceptionFeatureMetric(BaseMetric):
             self.results.append(state)
         return self.results[0]
 
-    def process(self, data_batch: Any, data_samples: Sequence) -> None:
+    def process_samples(self, data_samples: Sequence) -> None:
         state = self._state()
         feats, logits = self.extract(
             self.batch_images(data_samples, 'fake_img'), self.needs_logits)

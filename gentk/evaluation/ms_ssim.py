@@ -18,10 +18,10 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from mmengine.evaluator import BaseMetric
 
 from gentk.registry import METRICS
 from .random_subset import RandomSubset, rank_generator
+from .running_state import RunningStateMetric
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -109,7 +109,7 @@ def resize_area(img: torch.Tensor, size: int) -> torch.Tensor:
 
 
 @METRICS.register_module()
-class MSSSIMDiversity(BaseMetric):
+class MSSSIMDiversity(RunningStateMetric):
     """Mean MS-SSIM over ``num_pairs`` random pairs of distinct generated
     samples (``fake_img``), resized to ``resolution`` and quantised to 8
     bits as saved samples would be. Lower = more diverse. Key:
@@ -143,7 +143,7 @@ class MSSSIMDiversity(BaseMetric):
             self._generator = rank_generator(self.seed)
         return self.results[0]
 
-    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+    def process_samples(self, data_samples: Sequence[dict]) -> None:
         reservoir = self._reservoir()
         fake = torch.stack([s[self.fake_key] for s in data_samples]).float()
         fake = resize_area((fake.clamp(-1, 1) + 1) * 127.5, self.resolution)

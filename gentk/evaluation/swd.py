@@ -13,10 +13,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from mmengine.evaluator import BaseMetric
 
 from gentk.registry import METRICS
 from .random_subset import RandomSubset, rank_generator
+from .running_state import RunningStateMetric
 
 # cv2.pyrDown's binomial filter; the 5x5 kernel is its outer product.
 BINOMIAL_5TAP = (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16)
@@ -172,7 +172,7 @@ def to_pixel_scale(img: torch.Tensor) -> torch.Tensor:
 
 
 @METRICS.register_module()
-class SlicedWassersteinDistance(BaseMetric):
+class SlicedWassersteinDistance(RunningStateMetric):
     """SWD x 1e3 between ``fake_img`` and ``gt_img`` patches, per pyramid
     level (keys named by the level's size, e.g. ``swd/128`` ... ``swd/16``)
     and averaged (``swd/avg``). Lower is better.
@@ -232,7 +232,7 @@ class SlicedWassersteinDistance(BaseMetric):
             self._generator = rank_generator(self.seed)
         return self.results[0]
 
-    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+    def process_samples(self, data_samples: Sequence[dict]) -> None:
         first = data_samples[0][self.image_keys['fake']]
         state = self._state(*first.shape[-2:])
         for name, key in self.image_keys.items():

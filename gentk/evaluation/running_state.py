@@ -1,0 +1,60 @@
+"""Metrics that keep one running state per process, without the sampler's
+repeats.
+
+To give every process as many samples, mmengine's ``DefaultSampler`` pads
+the split with repeats of its first samples and deals position ``p`` of the
+padded list to process ``p mod world_size``; the repeats take the positions
+from ``size`` on, so each is the last sample of its process. Metrics that
+store one result per sample lose them when ``collect_results`` cuts the
+gathered list to ``size``. Metrics that fold samples into one running state
+(FID's sums, KID's and MS-SSIM's reservoirs, SWD's descriptors) cannot
+take a sample out again, so without care their scores would change with
+the number of processes.
+
+``RunningStateMetric`` holds back the last sample each process has seen
+and, once ``evaluate(size)`` says how long the split is, folds it in only
+if it is one of the split's own samples. A single process gets no repeats,
+so it folds every sample in as it comes.
+"""
+from typing import Any, List, Optional, Sequence
+
+from mmengine.dist import get_rank, get_world_size
+from mmengine.evaluator import BaseMetric
+
+
+def is_sampler_repeat(seen: int, size: int) -> bool:
+    """Whether the last of the ``seen`` samples this process evaluated is a
+    repeat that ``DefaultSampler`` added to a split of ``size`` samples."""
+    return (seen - 1) * get_world_size() + get_rank() >= size
+
+
+class RunningStateMetric(BaseMetric):
+    """A metric whose subclass implements ``process_samples(samples)``
+    (folding samples into its running state) instead of ``process``."""
+
+    _held: Optional[Any] = None   # this process's latest sample
+    _seen: int = 0                # samples this process has evaluated
+
+    def process_samples(self, data_samples: List[Any]) -> None:
+        raise NotImplementedError
+
+    def process(self, data_batch: Any, data_samples: Sequence) -> None:
+        samples = list(data_samples)
+        if not samples:
+            return
+        if get_world_size() == 1:
+            self.process_samples(samples)
+            return
+        self._seen += len(samples)
+        if self._held is not None:
+            samples.insert(0, self._held)
+        self._held = samples.pop()
+        if samples:
+            self.process_samples(samples)
+
+    def evaluate(self, size: int) -> dict:
+        held, seen = self._held, self._seen
+        self._held, self._seen = None, 0
+        if held is not None and not is_sampler_repeat(seen, size):
+            self.process_samples([held])
+        return super().evaluate(size)
