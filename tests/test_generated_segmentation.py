@@ -6,6 +6,7 @@ from mmengine.model import BaseModel
 
 from gentk.evaluation import GeneratedSegmentationScores, SpatialConsistencyAccuracy
 from gentk.registry import MODELS
+from tiny_pspnet import model_from_config
 
 COLOURS = torch.tensor([[-1.0, -1.0, -1.0], [1.0, -1.0, -1.0], [-1.0, 1.0, -1.0]])
 
@@ -69,6 +70,19 @@ def test_perfect_generator_reaches_the_oracle_and_floor_is_lower(segmenter_files
     assert scores['segscore/floor/mIoU'] < scores['segscore/generated/mIoU']
     protocol = metric.protocol()
     assert protocol['ignore index'] == 255 and 'sha256' in protocol['weights']
+    assert protocol['floor'] == ('generated photo i scored against the label '
+                                 'of sample i-1 (1 process; photo 0 against '
+                                 'the last label)')
+
+
+def test_floor_protocol_names_the_process_count(segmenter_files, monkeypatch):
+    """Each process pairs its own samples, which the default sampler deals
+    out W apart: with 4 processes photo i meets the label of sample i-4."""
+    import gentk.evaluation.generated_segmentation as module
+    monkeypatch.setattr(module, 'get_world_size', lambda: 4)
+    floor = GeneratedSegmentationScores(*segmenter_files).protocol()['floor']
+    assert 'sample i-4 (4 processes' in floor
+    assert 'each process pairs its own samples' in floor
 
 
 def test_label_ids_are_mapped_to_train_ids(segmenter_files):
@@ -92,3 +106,68 @@ def test_spatial_consistency_reports_accuracy_ceiling_floor(segmenter_files):
 def test_missing_segmenter_weights_are_a_clear_error(tmp_path, segmenter_files):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         GeneratedSegmentationScores(segmenter_files[0], str(tmp_path / 'nope.pth'))
+
+
+def tiny_segmenter_files(tmp_path, num_classes):
+    """Config and weights of a tiny PSPNet (the real segmenter class, which
+    has a ``num_classes`` attribute) predicting ``num_classes`` classes."""
+    config = tmp_path / f'psp{num_classes}.py'
+    config.write_text(
+        f"model = dict(type='EncoderDecoderSegmentor', num_classes={num_classes},"
+        " backbone=dict(type='ResNetV1c', depth=18, stem_channels=8,"
+        " base_channels=8), decode_head=dict(type='PSPHead', in_index=3,"
+        " channels=16))\n")
+    weights = tmp_path / f'psp{num_classes}.pth'
+    torch.save(model_from_config(str(config), 'cpu').state_dict(), weights)
+    return str(config), str(weights)
+
+
+def test_segmenter_with_other_classes_is_an_error(tmp_path):
+    """A 19-class segmenter under a 3-class metric would predict ids the
+    metric does not score; a 7-class one under the Cityscapes default would
+    score silently against the wrong classes."""
+    config, weights = tiny_segmenter_files(tmp_path, 19)
+    with pytest.raises(ValueError) as err:
+        GeneratedSegmentationScores(config, weights, num_classes=3,
+                                    label_ids_to_train_ids=False)
+    message = str(err.value)
+    assert config in message and '19 classes' in message
+    assert 'num_classes=3' in message
+    config, weights = tiny_segmenter_files(tmp_path, 7)
+    with pytest.raises(ValueError) as err:
+        GeneratedSegmentationScores(config, weights)
+    message = str(err.value)
+    assert config in message and '7 classes' in message
+    assert 'num_classes=19' in message and 'label_ids_to_train_ids' in message
+
+
+def test_matching_segmenter_scores_and_rejects_foreign_predictions(tmp_path):
+    config, weights = tiny_segmenter_files(tmp_path, 19)
+    metric = GeneratedSegmentationScores(config, weights, device='cpu')
+    label = torch.full((1, 16, 16), 7, dtype=torch.long)   # road -> 0
+    metric.process(None, [{'gt_label': label[0],
+                           'fake_img': torch.zeros(3, 16, 16)}])
+    assert len(metric.results) == 1
+    # predictions past the class range stop the run (they are not clamped)
+    with pytest.raises(ValueError, match=r'\[19\].*num_classes=19'):
+        metric.cm(torch.full((4, 4), 19), torch.zeros(4, 4, dtype=torch.long))
+
+
+def test_segmenter_device(segmenter_files, monkeypatch):
+    """None picks CUDA when available, else the CPU; a given device is used
+    as is ('meta' here, as no GPU is needed to see it honoured)."""
+    import gentk.apis
+    metric = GeneratedSegmentationScores(*segmenter_files, device='cpu')
+    assert all(p.device.type == 'cpu' for p in metric.segmentor.parameters())
+    metric = GeneratedSegmentationScores(*segmenter_files, device='meta')
+    assert all(p.device.type == 'meta' for p in metric.segmentor.parameters())
+    devices, init_model = [], gentk.apis.init_model
+
+    def recording_init_model(config, checkpoint, device='cpu'):
+        devices.append(device)
+        return init_model(config, checkpoint)
+    monkeypatch.setattr(gentk.apis, 'init_model', recording_init_model)
+    for available in (True, False):
+        monkeypatch.setattr(torch.cuda, 'is_available', lambda: available)
+        GeneratedSegmentationScores(*segmenter_files)
+    assert devices == ['cuda', 'cpu']

@@ -71,14 +71,19 @@ def test_logits_need_classifier_weights(converted, tmp_path):
     # A pytorch-fid file carries fc [1008, 2048]: then logits come along.
     state = torch.load(converted, weights_only=True)
     state['fc.weight'] = torch.randn(1008, 2048) * 0.01
-    state['fc.bias'] = torch.zeros(1008)
+    state['fc.bias'] = torch.randn(1008)
     path = str(tmp_path / 'with_fc.pth')
     torch.save(state, path)
     net = FIDInceptionV3(path)
     images = torch.rand(2, 3, 16, 16) * 2 - 1
     features, logits = net(images, return_logits=True)
     assert features.shape == (2, 2048) and logits.shape == (2, 1008)
+    # The bias loads (strict layout) but the logits leave it out, as the
+    # original Inception Score graph does (a bare MatMul).
+    torch.testing.assert_close(net.fc.bias, state['fc.bias'])
     torch.testing.assert_close(logits, features @ state['fc.weight'].T)
+    assert not torch.allclose(
+        logits, features @ state['fc.weight'].T + state['fc.bias'])
 
 
 def test_missing_or_foreign_weights_are_clear_errors(tmp_path):

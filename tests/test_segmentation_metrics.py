@@ -73,3 +73,29 @@ def test_ignore_index_inside_the_class_range():
     assert out['seg/IoU.b'] == pytest.approx(0.0)    # 0 / (0 + 2 - 0)
     assert out['seg/IoU.c'] == pytest.approx(1 / 2)  # 1 / (2 + 1 - 1)
     assert out['seg/mIoU'] == pytest.approx((2 / 3 + 0 + 1 / 2) / 3)
+
+
+def test_predictions_outside_the_class_range_are_an_error():
+    """A scored pixel predicted as class 3 or -1 with num_classes=3 is not
+    clamped into class 2 (where it could count as correct): it is an error
+    that names the ids and num_classes."""
+    label = torch.tensor([[0, 2, 2], [1, 255, 2]])
+    for bad in (3, 7, -1):
+        pred = torch.tensor([[0, 2, bad], [1, 0, 2]])
+        with pytest.raises(ValueError) as err:
+            confusion_matrix(pred, label, num_classes=3)
+        message = str(err.value)
+        assert f'[{bad}]' in message and 'num_classes=3' in message
+        assert 'does not score' in message
+    # only a few ids are listed
+    pred = torch.arange(10, 16).reshape(2, 3)
+    with pytest.raises(ValueError, match=r'\[10, 11, 12, 13, 14\] \.\.\.'):
+        confusion_matrix(pred, torch.zeros(2, 3, dtype=torch.long), 3)
+
+
+def test_predictions_outside_the_class_range_on_skipped_pixels_pass():
+    """Where the label is not scored, any prediction is fine."""
+    pred = torch.tensor([[0, 9, -4], [1, 2, 19]])
+    label = torch.tensor([[0, 255, 5], [1, 2, -1]])
+    assert confusion_matrix(pred, label, num_classes=3).tolist() == [
+        [1, 0, 0], [0, 1, 0], [0, 0, 1]]

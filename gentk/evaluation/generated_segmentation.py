@@ -4,9 +4,11 @@ Generated photos are segmented and scored against the label maps they were
 generated from. Two more rows come from the same pass:
 
 * **oracle**: the real photos, segmented the same way (an upper bound);
-* **floor**: the generated photos scored against the labels of another
-  sample (a cyclic shift by one through the split): what a generator that
-  ignores its input would get.
+* **floor**: each generated photo scored against the label of the
+  previous sample *processed by the same process* (the first photo of a
+  process against its last label): what a generator that ignores its input
+  would get. With W processes and mmengine's default sampler (process r
+  takes samples r, r+W, ...) photo i meets the label of sample i-W.
 
 The protocol (segmenter, weights, resolution, interpolation, ignore index,
 class set) is part of the result: published reproductions of these numbers
@@ -18,6 +20,7 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+from mmengine.dist import get_world_size
 from mmengine.evaluator import BaseMetric
 
 from gentk.datasets.cityscapes_labels import (TRAIN_ID_NAMES,
@@ -51,6 +54,11 @@ class GeneratedSegmentationScores(BaseMetric):
         segmentor_input_size: (h, w) the photos are resized to (bilinear)
             before segmenting; None = the label's resolution.
         class_names: names for the per-class IoU.
+        device: where the segmenter runs; None = CUDA when
+            ``torch.cuda.is_available()``, else the CPU.
+
+    A segmenter with a ``num_classes`` attribute must predict exactly
+    ``num_classes`` classes (ValueError otherwise).
     """
 
     default_prefix = 'segscore'
@@ -59,10 +67,16 @@ class GeneratedSegmentationScores(BaseMetric):
                  num_classes: int = 19, label_ids_to_train_ids: bool = True,
                  ignore_index: int = 255,
                  segmentor_input_size: Optional[Sequence[int]] = None,
-                 class_names: Sequence[str] = TRAIN_ID_NAMES, **kwargs):
+                 class_names: Sequence[str] = TRAIN_ID_NAMES,
+                 device: Optional[str] = None, **kwargs):
         super().__init__(**kwargs)
         from gentk.apis import init_model   # avoids an import cycle
-        self.segmentor = init_model(segmentor_config, segmentor_weights)
+        if device is None:
+            device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        self.segmentor = init_model(segmentor_config, segmentor_weights,
+                                    device=device)
+        self._check_classes(segmentor_config, num_classes,
+                            label_ids_to_train_ids)
         self.segmentor_config = segmentor_config
         self.segmentor_weights = segmentor_weights
         self.num_classes = num_classes
@@ -73,6 +87,21 @@ class GeneratedSegmentationScores(BaseMetric):
         self.class_names = tuple(class_names)
         self._first = None        # (row, prediction) waiting for the last label
         self._previous_label = None
+
+    def _check_classes(self, config: str, num_classes: int,
+                       train_ids: bool) -> None:
+        # Predictions past num_classes would fail in confusion_matrix
+        # mid-run; fewer classes would score silently but wrongly.
+        own = getattr(self.segmentor, 'num_classes', None)
+        if own is None or own == num_classes:
+            return
+        hint = (' The default maps Cityscapes label ids to the 19 train ids '
+                '(label_ids_to_train_ids=True); for other classes set '
+                f'label_ids_to_train_ids=False and num_classes={own}.'
+                if train_ids else f' Set num_classes={own} if it is right.')
+        raise ValueError(
+            f'segmenter {config!r} predicts {own} classes but the metric '
+            f'scores num_classes={num_classes}.' + hint)
 
     # -------------------------------------------------------------- protocol
     def protocol(self) -> Dict[str, object]:
@@ -90,8 +119,20 @@ class GeneratedSegmentationScores(BaseMetric):
                           'official scripts do)' if self.lut is not None
                           else 'label values as given'),
             'ignore index': self.ignore_index,
-            'floor': 'generated photo i scored against the label of sample i-1',
+            'floor': self.floor_protocol(),
         }
+
+    @staticmethod
+    def floor_protocol() -> str:
+        # Each process pairs its own consecutive samples, which the default
+        # sampler deals out W apart.
+        world = get_world_size()
+        if world == 1:
+            return ('generated photo i scored against the label of sample '
+                    'i-1 (1 process; photo 0 against the last label)')
+        return (f'generated photo i scored against the label of sample '
+                f'i-{world} ({world} processes: each process pairs its own '
+                'samples, its first photo against its last label)')
 
     # ------------------------------------------------------------- streaming
     def labels_for_scoring(self, label: torch.Tensor) -> torch.Tensor:

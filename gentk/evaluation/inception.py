@@ -15,7 +15,12 @@ compare with published ones):
   ``count_include_pad=False``;
 * ``Mixed_7c`` (the last block) pools its pool branch with a *max* pool;
 * batch-norm epsilon 1e-3 and no learned scale (``bn.weight`` is all ones);
-* 1008 classifier outputs (1000 ImageNet classes + background + 7 unused);
+* 1008 classifier outputs (1000 ImageNet classes + background + 7 unused),
+  computed *without* the classifier bias: the original Inception Score code
+  (openai/improved-gan) takes the logits as ``pool3 @ W``, ``W`` being the
+  input of the graph's ``softmax/logits/MatMul`` (torch-fidelity's
+  'logits_unbiased'). ``fc.bias`` is still loaded, so pytorch-fid's file
+  loads strictly, but never used;
 * inputs are resized to 299x299 with bilinear interpolation
   (``align_corners=False``, no antialiasing, as pytorch-fid does) and mapped
   to [-1, 1].
@@ -217,7 +222,8 @@ class FIDInceptionV3(nn.Module):
     ``forward(images)`` takes float [N, 3, H, W] of any size and returns the
     2048-d pool3 features [N, 2048] in float32 (and the logits [N, 1008]
     with ``return_logits=True``), computed on the network's device without
-    autograd.
+    autograd. The logits are ``features @ fc.weight.T`` without ``fc.bias``,
+    as in the original Inception Score code (see the module doc).
     """
 
     def __init__(self, weights: Optional[str] = None,
@@ -338,7 +344,8 @@ class FIDInceptionV3(nn.Module):
             features = self.trunk(self.preprocess(images))
             if not return_logits:
                 return features
-            return features, self.fc(features)
+            # No bias: the original IS graph's logits are a bare MatMul.
+            return features, F.linear(features, self.fc.weight)
 
     def fold_batch_norm(self) -> 'FIDInceptionV3':
         """Fold every batch norm into its convolution (``ConvBN``): same

