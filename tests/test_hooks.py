@@ -83,3 +83,54 @@ def test_uint8_images_round_to_the_nearest_level():
     img = (levels / 127.5 - 1 - 1e-4).clamp(-1, 1).view(1, 1, 6).expand(3, 1, 6)
     assert to_uint8_image(img)[0, :, 0].tolist() == levels.int().tolist()
     assert to_uint8_image(torch.full((3, 1, 1), 3.0))[0, 0, 0] == 255  # clamped
+
+
+def test_writing_a_grid_draws_no_random_numbers_of_the_run(tmp_path):
+    """pix2pix samples with dropout on; the grid must not move the
+    training run's generators (grids every N iterations or none, same run)."""
+    import types
+
+    from gentk.engine.hooks.sample_grid_hook import SampleGridHook
+    from test_pix2pixhd import pix2pix_model, scene
+    torch.manual_seed(0)
+    model = pix2pix_model(num_downs=6)   # dropout in one inner level
+    hook = SampleGridHook(num_samples=1)
+    hook.batch = scene()
+    hook.palette = [(0, 0, 0)] * 4
+    runner = types.SimpleNamespace(
+        model=model, work_dir=str(tmp_path), iter=0,
+        visualizer=types.SimpleNamespace(add_image=lambda *a, **k: None))
+    before = torch.get_rng_state()
+    hook.write_grid(runner, 'a.png')
+    assert torch.equal(torch.get_rng_state(), before)
+    # and the sample did draw: two grids differ where dropout is on
+    hook.write_grid(runner, 'b.png')
+    torch.manual_seed(1)
+    hook.write_grid(runner, 'c.png')
+    a, b, c = (cv2.imread(str(tmp_path / 'samples' / n)) for n in
+               ('a.png', 'b.png', 'c.png'))
+    assert (a == b).all() and not (a == c).all()
+
+
+def test_validation_draws_on_a_copy_of_the_random_states():
+    """A resumed run does not repeat the validation after its checkpoint,
+    so validating must leave every generator where training left it."""
+    import random
+
+    import numpy as np
+
+    from gentk.engine import RandomStateHook
+    hook = RandomStateHook()
+    torch.manual_seed(3)
+    np.random.seed(3)
+    random.seed(3)
+    expected = torch.rand(2), np.random.rand(2), random.random()
+    torch.manual_seed(3)
+    np.random.seed(3)
+    random.seed(3)
+    hook.before_val(None)
+    torch.rand(5), np.random.rand(5), random.random()   # the validation
+    hook.after_val(None)
+    got = torch.rand(2), np.random.rand(2), random.random()
+    assert torch.equal(got[0], expected[0])
+    assert (got[1] == expected[1]).all() and got[2] == expected[2]

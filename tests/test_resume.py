@@ -14,27 +14,52 @@ def train(config, work_dir, *extra, check=True):
                      *extra], check=check)
 
 
-def test_killed_run_resumes_to_identical_state(tmp_path):
+# Three epochs of the tiny set's 6 samples, a checkpoint after each.
+BY_EPOCH = """
+train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=3,
+                 val_interval=10 ** 6)
+train_dataloader['sampler'] = dict(type='DefaultSampler', shuffle=True)
+default_hooks['checkpoint'].update(by_epoch=True, interval=1)
+log_processor = dict(by_epoch=True)
+"""
+
+
+def config_in(folder, pix2pix, by_epoch, extra_hooks=()):
+    folder.mkdir(exist_ok=True)
+    config = write_tiny_config(folder, pix2pix=pix2pix, extra_hooks=extra_hooks)
+    if by_epoch:
+        with open(config, 'a') as f:
+            f.write(BY_EPOCH)
+    return config
+
+
+def kill_and_resume(tmp_path, pix2pix=False, by_epoch=False):
+    """An uninterrupted run, and one killed after iteration 5 (9 by epoch)
+    and resumed from its iteration-4 (epoch-1) checkpoint: their work dirs."""
     straight, killed = tmp_path / 'straight', tmp_path / 'killed'
-    config = write_tiny_config(tmp_path)
+    config = config_in(tmp_path, pix2pix, by_epoch)
     train(config, straight)
 
-    (tmp_path / 'kill').mkdir()
-    killing = write_tiny_config(tmp_path / 'kill', extra_hooks=[
-        dict(type='KillAtIterHook', at_iter=5)])
+    killing = config_in(tmp_path / 'kill', pix2pix, by_epoch, extra_hooks=[
+        dict(type='KillAtIterHook', at_iter=9 if by_epoch else 5)])
     proc = train(killing, killed, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    assert not (killed / 'iter_8.pth').exists()
-    assert (killed / 'iter_4.pth').exists()
+    last, resumed_from = (('epoch_3.pth', 'epoch_1.pth') if by_epoch
+                          else ('iter_8.pth', 'iter_4.pth'))
+    assert not (killed / last).exists()
+    assert (killed / resumed_from).exists()
 
     resumed = train(config, killed, '--resume')
     assert 'Resuming from' in resumed.stdout + resumed.stderr
     # The metainfo it saved is the dataset's: no warning of a difference.
     assert 'dataset metainfo' not in resumed.stdout + resumed.stderr
+    return straight, killed
 
-    a = load_weights(str(straight / 'iter_8.pth'))
-    b = load_weights(str(killed / 'iter_8.pth'))   # weights_only works on ours
-    assert a['meta']['iter'] == b['meta']['iter'] == 8
+
+def assert_same_training_state(straight, killed, last='iter_8.pth', iters=8):
+    a = load_weights(str(straight / last))
+    b = load_weights(str(killed / last))   # weights_only works on ours
+    assert a['meta']['iter'] == b['meta']['iter'] == iters
     assert a['state_dict'].keys() == b['state_dict'].keys()
     for key in a['state_dict']:
         assert torch.equal(a['state_dict'][key], b['state_dict'][key]), key
@@ -51,5 +76,26 @@ def test_killed_run_resumes_to_identical_state(tmp_path):
     # the fixed sample inputs survive the resume: same final grid
     assert (straight / 'samples' / 'final.png').read_bytes() == \
         (killed / 'samples' / 'final.png').read_bytes()
+
+
+def test_killed_run_resumes_to_identical_state(tmp_path):
+    straight, killed = kill_and_resume(tmp_path)
+    assert_same_training_state(straight, killed)
     # no temporary checkpoint files left by the atomic writer
     assert not [p for p in os.listdir(killed) if p.startswith('.tmp-')]
+
+
+def test_a_resumed_run_draws_the_same_random_numbers(tmp_path):
+    """pix2pix draws random numbers in training (dropout), in its sample
+    grids (test-time dropout) and in its data jitter: the checkpoint
+    carries the generators' states, and the grid written at iteration 4
+    draws on a copy of them."""
+    straight, killed = kill_and_resume(tmp_path, pix2pix=True)
+    assert_same_training_state(straight, killed)
+
+
+def test_a_run_resumed_at_an_epoch_draws_the_same_random_numbers(tmp_path):
+    """By epoch, the data transforms' generators (numpy: the flips and
+    crops, here in the main process) come back from the checkpoint too."""
+    straight, killed = kill_and_resume(tmp_path, pix2pix=True, by_epoch=True)
+    assert_same_training_state(straight, killed, 'epoch_3.pth', iters=18)

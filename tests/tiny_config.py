@@ -8,13 +8,27 @@ import sys
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, 'configs/pix2pixhd/synthetic_256x128.py')
 
-TEMPLATE = '''_base_ = {base!r}
-model = dict(
+PIX2PIXHD_MODEL = '''model = dict(
     generator=dict(base_channels=8, num_downsamples=2, num_blocks=1),
+    discriminator=dict(base_channels=8, num_layers=2))'''
+# pix2pix: a 6-level U-Net (dropout in its one saturated inner level), and
+# its jitter at the tiny size.
+PIX2PIX_MODEL = '''model = dict(
+    generator=dict(base_channels=8, num_downs=6),
     discriminator=dict(base_channels=8, num_layers=2))
+train_pipeline = [
+    dict(type='PairedResize', scale=(72, 36)),
+    dict(type='PairedRandomCrop', crop_size=(32, 64)),
+    dict(type='PairedRandomFlip', prob=0.5),
+    dict(type='PackGenInputs'),
+]'''
+PIX2PIX_CONFIG = os.path.join(REPO, 'configs/pix2pix/synthetic_256x128.py')
+
+TEMPLATE = '''_base_ = {base!r}
+{model}
 train_dataloader = dict(
     num_workers=0, persistent_workers=False,
-    dataset=dict(num_samples=6, height=32, width=64))
+    dataset=dict(num_samples=6, height=32, width=64{pipeline}))
 train_cfg = dict(max_iters={max_iters}, val_interval=10 ** 6)
 param_scheduler = [dict(type='LinearLR', start_factor=1.0, end_factor=0.0,
                         by_epoch=False, begin={half}, end={max_iters})]
@@ -33,13 +47,18 @@ custom_hooks = [dict(type='SampleGridHook', interval=4, num_samples=2,
 
 
 def write_tiny_config(folder, max_iters=8, checkpoint_interval=2,
-                      extra_hooks=()) -> str:
+                      extra_hooks=(), pix2pix=False) -> str:
+    """The synthetic pix2pixHD config at toy size (``pix2pix=True``: the
+    pix2pix baseline, whose dropout draws random numbers in training)."""
     path = os.path.join(str(folder), 'tiny.py')
     with open(path, 'w') as f:
-        f.write(TEMPLATE.format(base=CONFIG, max_iters=max_iters,
-                                half=max_iters // 2,
-                                checkpoint_interval=checkpoint_interval,
-                                extra_hooks=list(extra_hooks)))
+        f.write(TEMPLATE.format(
+            base=PIX2PIX_CONFIG if pix2pix else CONFIG,
+            model=PIX2PIX_MODEL if pix2pix else PIX2PIXHD_MODEL,
+            pipeline=', pipeline=train_pipeline' if pix2pix else '',
+            max_iters=max_iters, half=max_iters // 2,
+            checkpoint_interval=checkpoint_interval,
+            extra_hooks=list(extra_hooks)))
     return path
 
 

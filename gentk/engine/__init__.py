@@ -1,7 +1,7 @@
 """Engine: runner, hooks and the optimiser constructor (registered on import)."""
-from .hooks import RichProgressHook, SampleGridHook
+from .hooks import RandomStateHook, RichProgressHook, SampleGridHook
 from .optim_constructor import GANOptimWrapperConstructor
 from .runner import GenRunner
 
-__all__ = ['GANOptimWrapperConstructor', 'GenRunner', 'RichProgressHook',
-           'SampleGridHook']
+__all__ = ['GANOptimWrapperConstructor', 'GenRunner', 'RandomStateHook',
+           'RichProgressHook', 'SampleGridHook']

@@ -16,7 +16,11 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=1,
     num_workers=4,
-    persistent_workers=True,
+    # Workers start afresh every epoch, seeded from the config's seed, so a
+    # run resumed at an epoch boundary flips the same images as one that
+    # was not interrupted (persistent workers would carry their random
+    # state across epochs, which no checkpoint holds).
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, split='train',
                  pipeline=train_pipeline))

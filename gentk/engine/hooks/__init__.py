@@ -1,4 +1,5 @@
+from .random_state_hook import RandomStateHook
 from .rich_progress_hook import RichProgressHook
 from .sample_grid_hook import SampleGridHook
 
-__all__ = ['RichProgressHook', 'SampleGridHook']
+__all__ = ['RandomStateHook', 'RichProgressHook', 'SampleGridHook']

@@ -1,7 +1,6 @@
 """Sample grids (label | generated | real) written as PNG during training."""
 import os
 import os.path as osp
-import random
 from typing import Sequence, Union
 
 import numpy as np
@@ -13,6 +12,7 @@ from mmengine.model import is_model_wrapper
 from gentk.registry import DATASETS, HOOKS
 from gentk.utils import (colorize_labels, default_palette, image_grid,
                          to_uint8_image, write_png)
+from gentk.utils.random_state import isolated_random_states
 
 
 @HOOKS.register_module()
@@ -46,14 +46,9 @@ class SampleGridHook(Hook):
 
     def before_train(self, runner) -> None:
         dataset = self._dataset(runner)
-        states = random.getstate(), np.random.get_state(), torch.get_rng_state()
-        try:
+        with isolated_random_states():  # the fixed inputs move no generator
             count = min(self.num_samples, len(dataset))
             self.batch = pseudo_collate([dataset[i] for i in range(count)])
-        finally:
-            random.setstate(states[0])
-            np.random.set_state(states[1])
-            torch.set_rng_state(states[2])
         palette = dataset.metainfo.get('palette')
         self.palette = (palette if palette is not None else
                         default_palette(runner.model.data_preprocessor.num_classes))
@@ -84,7 +79,8 @@ class SampleGridHook(Hook):
         model.eval()
         try:
             inputs = model.data_preprocessor(self.batch, False)['inputs']
-            fake = model.sample(inputs)
+            with isolated_random_states():  # a grid never moves the run
+                fake = model.sample(inputs)
         finally:
             model.train(was_training)
         rows = [self._row(inputs, fake, i) for i in range(len(fake))]
