@@ -41,3 +41,24 @@ class DumpRankWeightsHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         state = {k: v.detach().cpu() for k, v in bare_state_dict(model).items()}
         torch.save(state, osp.join(runner.work_dir, name))
+
+
+@HOOKS.register_module()
+class KillMidSaveHook(Hook):
+    """SIGKILL this process halfway through writing the checkpoint of
+    iteration ``at_iter``: after the checkpoint hook's bookkeeping, with a
+    partial temporary file on disk."""
+
+    def __init__(self, at_iter: int):
+        self.at_iter = at_iter
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        if checkpoint['meta']['iter'] != self.at_iter:
+            return
+        import gentk.utils.checkpoint_io as checkpoint_io
+
+        def partial_write_then_die(obj, f):
+            f.write(b'\0' * 4096)
+            f.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        checkpoint_io.torch.save = partial_write_then_die

@@ -99,3 +99,25 @@ def test_a_run_resumed_at_an_epoch_draws_the_same_random_numbers(tmp_path):
     crops, here in the main process) come back from the checkpoint too."""
     straight, killed = kill_and_resume(tmp_path, pix2pix=True, by_epoch=True)
     assert_same_training_state(straight, killed, 'epoch_3.pth', iters=18)
+
+
+def test_a_kill_during_a_save_keeps_the_last_checkpoint(tmp_path):
+    """With max_keep_ckpts=1, mmengine's hook deletes the old checkpoint
+    before writing the new one; gentk's deletes it only after."""
+    work = tmp_path / 'work'
+    config = config_in(tmp_path / 'kill', False, False, extra_hooks=[
+        dict(type='KillMidSaveHook', at_iter=4)])
+    with open(config, 'a') as f:
+        f.write("default_hooks['checkpoint']['max_keep_ckpts'] = 1\n")
+    proc = train(config, work, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    names = sorted(os.listdir(work))
+    assert 'iter_2.pth' in names and 'iter_4.pth' not in names, names
+    assert [n for n in names if n.startswith('.tmp-')], names  # the partial
+    assert (work / 'last_checkpoint').read_text() == str(work / 'iter_2.pth')
+
+    resumed = train(config_in(tmp_path, False, False), work, '--resume')
+    assert f'Resuming from {work / "iter_2.pth"}' in resumed.stdout + resumed.stderr
+    names = sorted(os.listdir(work))
+    assert 'iter_8.pth' in names
+    assert not [n for n in names if n.startswith('.tmp-')], names

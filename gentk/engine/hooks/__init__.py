@@ -1,5 +1,7 @@
+from .checkpoint_hook import AtomicCheckpointHook
 from .random_state_hook import RandomStateHook
 from .rich_progress_hook import RichProgressHook
 from .sample_grid_hook import SampleGridHook
 
-__all__ = ['RandomStateHook', 'RichProgressHook', 'SampleGridHook']
+__all__ = ['AtomicCheckpointHook', 'RandomStateHook', 'RichProgressHook',
+           'SampleGridHook']

@@ -1,0 +1,62 @@
+"""mmengine's CheckpointHook in an order that a kill cannot lose data in."""
+import glob
+import os
+import os.path as osp
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
+
+from gentk.registry import HOOKS
+from gentk.utils import atomic_write_text
+
+
+@HOOKS.register_module(name=['CheckpointHook', 'AtomicCheckpointHook'])
+class AtomicCheckpointHook(MMEngineCheckpointHook):
+    """mmengine's ``CheckpointHook`` (same arguments), writing in an order
+    that never loses the last checkpoint.
+
+    mmengine deletes the checkpoint that falls out of ``max_keep_ckpts``
+    before it writes the new one, and then rewrites ``last_checkpoint`` in
+    place: a kill in between leaves no checkpoint at all, or a pointer to a
+    deleted file. Here the new checkpoint is written first (atomically, by
+    ``GenRunner.save_checkpoint``), then ``last_checkpoint`` (atomically),
+    and only then is the expired checkpoint deleted. Temporary files of a
+    save that a kill interrupted are removed when training starts.
+
+    Registered in gentk's scope as ``CheckpointHook`` too, so every gentk
+    config's ``default_hooks.checkpoint`` gets it.
+    """
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        if is_main_process():
+            for leftover in glob.glob(osp.join(self.out_dir, '.tmp-*')):
+                os.remove(leftover)
+
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        expired = None
+        if self.max_keep_ckpts > 0 and not (
+                self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                expired = self.keep_ckpt_ids.popleft()
+            # Recorded before the save, so the checkpoint knows what to keep.
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids',
+                                           list(self.keep_ckpt_ids))
+        filename = self.filename_tmpl.format(step)
+        self.last_ckpt = osp.join(self.out_dir, filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        runner.save_checkpoint(
+            self.out_dir, filename, self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler, meta=meta,
+            by_epoch=self.by_epoch, backend_args=self.backend_args,
+            **self.args)
+        if not is_main_process():
+            return
+        atomic_write_text(self.last_ckpt,
+                          osp.join(runner.work_dir, 'last_checkpoint'))
+        if expired is not None:
+            path = osp.join(self.out_dir, self.filename_tmpl.format(expired))
+            if osp.isfile(path):
+                os.remove(path)
