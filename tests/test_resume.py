@@ -121,3 +121,26 @@ def test_a_kill_during_a_save_keeps_the_last_checkpoint(tmp_path):
     names = sorted(os.listdir(work))
     assert 'iter_8.pth' in names
     assert not [n for n in names if n.startswith('.tmp-')], names
+
+
+def test_resume_refuses_a_checkpoint_of_another_model(tmp_path):
+    """The optimiser's moments load by position: a fused Adam fed moments
+    of other shapes corrupts memory, so the weights are checked first."""
+    config = config_in(tmp_path, False, False)
+    wider = tmp_path / 'wider'
+    train(config, wider, '--cfg-options', 'train_cfg.max_iters=2',
+          'model.generator.base_channels=16')
+    proc = train(config, tmp_path / 'run', '--resume', str(wider / 'iter_2.pth'),
+                 check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert 'was not written by a run of this config' in proc.stderr
+    assert '(16, 36, 7, 7) in the file, (8, 36, 7, 7) here' in proc.stderr
+
+    weights_only = tmp_path / 'weights.pth'
+    torch.save(load_weights(str(wider / 'iter_2.pth'))['state_dict'],
+               weights_only)
+    proc = train(config, tmp_path / 'run', '--resume', str(weights_only),
+                 check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert 'is not a training checkpoint' in proc.stderr
+    assert 'load_from' in proc.stderr

@@ -131,16 +131,48 @@ def check_generator_weights(model: torch.nn.Module, checkpoint: dict,
     """Raise where ``checkpoint`` lacks a weight that sampling needs (the
     discriminator and loss networks excepted), instead of mmengine's warning
     and a model that generates with initial weights."""
-    state = checkpoint.get('state_dict', checkpoint)
-    keys = set(state)
-    for pattern, replacement in revise_keys:
-        keys = {re.sub(pattern, replacement, k) for k in keys}
+    keys = set(_revised_keys(checkpoint.get('state_dict', checkpoint),
+                             revise_keys))
     missing = weights_needed_to_generate(
         k for k in model.state_dict() if k not in keys)
     if missing:
         raise KeyError(
             f'{filename!r} lacks {len(missing)} weights this model needs to '
             f'generate, e.g. {missing[:3]}: was it trained with this config?')
+
+
+def _revised_keys(state: dict, revise_keys: list) -> dict:
+    """Checkpoint key -> tensor, with mmengine's key revisions applied."""
+    revised = {}
+    for key, value in state.items():
+        for pattern, replacement in revise_keys:
+            key = re.sub(pattern, replacement, key)
+        revised[key] = value
+    return revised
+
+
+def check_training_checkpoint(model: torch.nn.Module, checkpoint: dict,
+                              revise_keys: list, filename: str) -> None:
+    """Raise unless ``checkpoint`` is a training checkpoint of exactly this
+    model. Resuming loads the optimiser's moments by position: moments of
+    other shapes fed to a fused Adam corrupt memory rather than fail."""
+    if not isinstance(checkpoint, dict) or 'meta' not in checkpoint \
+            or 'state_dict' not in checkpoint:
+        raise ValueError(
+            f'{filename!r} is not a training checkpoint (no meta and '
+            'state_dict): --resume continues a run from a checkpoint it '
+            'wrote; to start from weights, set load_from instead')
+    state = _revised_keys(checkpoint['state_dict'], revise_keys)
+    own = model.state_dict()
+    problems = [f'missing {k}' for k in own if k not in state]
+    problems += [f'unexpected {k}' for k in state if k not in own]
+    problems += [f'{k}: {tuple(state[k].shape)} in the file, '
+                 f'{tuple(own[k].shape)} here' for k in own
+                 if k in state and state[k].shape != own[k].shape]
+    if problems:
+        raise ValueError(
+            f'{filename!r} was not written by a run of this config: '
+            f'{len(problems)} weights differ, e.g. {problems[:3]}')
 
 
 @RUNNERS.register_module()
@@ -211,7 +243,9 @@ class GenRunner(Runner):
         model = self.model.module if is_model_wrapper(self.model) else self.model
         revise_keys = list(revise_keys) + [
             (rf'^{re.escape(p)}\.', f'{p}.module.') for p in wrapped_prefixes(model)]
-        if not self._resuming and self.cfg.get('require_generator_weights'):
+        if self._resuming:
+            check_training_checkpoint(model, checkpoint, revise_keys, filename)
+        elif self.cfg.get('require_generator_weights'):
             check_generator_weights(model, checkpoint, revise_keys, filename)
         checkpoint = _load_checkpoint_to_model(
             model, checkpoint, strict, revise_keys=revise_keys)
