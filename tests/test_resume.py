@@ -144,3 +144,19 @@ def test_resume_refuses_a_checkpoint_of_another_model(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert 'is not a training checkpoint' in proc.stderr
     assert 'load_from' in proc.stderr
+
+
+def test_resume_in_an_empty_work_dir_keeps_load_from(tmp_path):
+    """`--resume` on a fine-tuning config whose work dir holds no
+    checkpoint yet starts from load_from, as the same command without
+    --resume would, instead of from random weights."""
+    config = config_in(tmp_path, False, False)
+    train(config, tmp_path / 'pretrained', '--cfg-options',
+          'train_cfg.max_iters=2')
+    pretrained = tmp_path / 'pretrained' / 'iter_2.pth'
+    proc = train(config, tmp_path / 'finetune', '--resume', '--cfg-options',
+                 'train_cfg.max_iters=2', f'load_from={pretrained}')
+    log = proc.stdout + proc.stderr
+    assert f'initialising from load_from {pretrained}' in log
+    assert f'Loaded checkpoint {pretrained}' in log
+    assert 'Resuming from' not in log

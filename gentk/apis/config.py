@@ -74,12 +74,16 @@ def apply_amp(cfg: Config) -> None:
 
 
 def resume_options(cfg: Config, resume: Optional[str]) -> None:
-    """``--resume`` alone: the latest checkpoint in the work dir;
+    """``--resume`` alone: the latest checkpoint in the work dir, or, when
+    there is none, the config's ``load_from`` as without ``--resume``;
     ``--resume PATH``: that checkpoint."""
     if resume is None:
         return
-    cfg.resume = True
-    cfg.load_from = None if resume == 'auto' else resume
+    if resume == 'auto':
+        cfg.resume = 'auto'
+    else:
+        cfg.resume = True
+        cfg.load_from = resume
 
 
 def build_runner(cfg: Config):

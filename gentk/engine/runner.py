@@ -206,11 +206,15 @@ class GenRunner(Runner):
         if self._has_loaded:
             return
         resume_from = None
-        if self._resume and self._load_from is None:
+        # resume='auto' (--resume alone) keeps the config's load_from for a
+        # work dir that holds no checkpoint yet.
+        if self._resume == 'auto' or (self._resume and self._load_from is None):
             resume_from = find_resumable_checkpoint(self.work_dir)
             if resume_from is None:
+                start = (f'initialising from load_from {self._load_from}'
+                         if self._load_from else 'starting from scratch')
                 self.logger.info(f'No checkpoint to resume in {self.work_dir}; '
-                                 'starting from scratch.')
+                                 f'{start}.')
         elif self._resume:
             resume_from = self._load_from
         if resume_from is not None:
