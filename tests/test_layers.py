@@ -90,6 +90,19 @@ def test_instance_average_pool_matches_loop_without_mixing_images():
     torch.testing.assert_close(features.grad, _loop_instance_mean(weights, inst))
 
 
+def test_instance_average_pool_in_half_precision_counts_in_float32():
+    """Under float16 autocast an instance of more than 65504 pixels had an
+    infinite count (NaN or zero means)."""
+    features = torch.full((1, 2, 256, 512), 0.5, dtype=torch.float16)
+    features[:, 1] = 0.05
+    inst = torch.zeros(1, 256, 512, dtype=torch.long)   # 131072 pixels
+    inst[:, :8] = 7
+    out = instance_average_pool(features, inst)
+    assert out.dtype == torch.float16
+    expected = torch.tensor([0.5, 0.05]).view(2, 1, 1).expand(2, 256, 512)
+    torch.testing.assert_close(out[0].float(), expected, rtol=1e-3, atol=0)
+
+
 def test_pad_to_multiple():
     x = torch.arange(6.).view(1, 1, 2, 3)
     padded = pad_to_multiple(x, 4)

@@ -15,7 +15,8 @@ import torch
 
 
 def capture_random_states() -> dict:
-    """torch (CPU, and every CUDA device in use), numpy and Python states."""
+    """torch (CPU, and the current CUDA device's where CUDA is in use),
+    numpy and Python states."""
     kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
     states = {
         'torch': torch.get_rng_state(),
@@ -24,20 +25,23 @@ def capture_random_states() -> dict:
         'python': random.getstate(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states['cuda'] = torch.cuda.get_rng_state_all()
+        # This process's device only: under DDP each rank has its own, and
+        # the checkpoint (rank 0's) goes back to every rank's own device.
+        states['cuda'] = torch.cuda.get_rng_state()
     return states
 
 
 def restore_random_states(states: dict, data: bool = True) -> None:
     """Set the generators to ``states``; ``data=False`` leaves numpy's and
     Python's (the data transforms') as they are."""
-    torch.set_rng_state(states['torch'])
+    # .cpu(): mmengine's resume maps the whole checkpoint to the GPU.
+    torch.set_rng_state(states['torch'].cpu())
     if 'cuda' in states and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states['cuda'])
+        torch.cuda.set_rng_state(states['cuda'].cpu())
     if not data:
         return
     kind, keys, pos, has_gauss, cached_gaussian = states['numpy']
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos,
+    np.random.set_state((kind, keys.cpu().numpy().astype(np.uint32), pos,
                          has_gauss, cached_gaussian))
     version, internal, gauss_next = states['python']
     random.setstate((version, tuple(internal), gauss_next))

@@ -35,9 +35,13 @@ def instance_average_pool(features: Tensor, inst: Tensor) -> Tensor:
     unique_keys, group = torch.unique(keys.flatten(), return_inverse=True)
     num_groups = unique_keys.numel()
 
+    # Sums and counts in float32 at least: in float16 (autocast) a count
+    # past 65504 pixels is infinite, and long sums stop growing.
     flat = features.permute(0, 2, 3, 1).reshape(-1, channels)  # [BHW, C]
-    sums = flat.new_zeros(num_groups, channels).index_add(0, group, flat)
-    counts = torch.bincount(group, minlength=num_groups).to(flat.dtype)
-    means = sums / counts.unsqueeze(1)
+    accumulate = torch.promote_types(flat.dtype, torch.float32)
+    sums = flat.new_zeros(num_groups, channels, dtype=accumulate).index_add(
+        0, group, flat.to(accumulate))
+    counts = torch.bincount(group, minlength=num_groups).to(accumulate)
+    means = (sums / counts.unsqueeze(1)).to(flat.dtype)
     pooled = means[group].reshape(batch, height, width, channels)
     return pooled.permute(0, 3, 1, 2).contiguous()
