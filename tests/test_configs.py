@@ -105,3 +105,29 @@ def test_perceptual_loss_snippet_of_the_docs_merges(tmp_path):
         "                                  loss_weight=10.0))\n")
     cfg = Config.fromfile(str(child))
     assert cfg.model.perceptual_loss.weights_path == 'weights/vgg19.pth'
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=os.path.basename)
+def test_amp_switch_wraps_every_optimizer_on_cuda_only(path):
+    """`amp=True` turns each optimiser wrapper (a GAN's per-network ones, a
+    segmenter's single one) into an AmpOptimWrapper where CUDA exists, and
+    leaves a CPU run in fp32 with a warning."""
+    from unittest import mock
+
+    from gentk.apis.config import load_config
+    with mock.patch('torch.cuda.is_available', return_value=True):
+        cfg = load_config(path, {'amp': True})
+    wrappers = ([cfg.optim_wrapper] if 'optimizer' in cfg.optim_wrapper else
+                [w for w in cfg.optim_wrapper.values() if isinstance(w, dict)])
+    assert wrappers and all(w['type'] == 'AmpOptimWrapper' and
+                            w['loss_scale'] == 'dynamic' for w in wrappers)
+    with mock.patch('torch.cuda.is_available', return_value=False), \
+            pytest.warns(UserWarning, match='amp=True ignored'):
+        cfg = load_config(path, {'amp': True})
+    assert 'AmpOptimWrapper' not in str(cfg.optim_wrapper)
+
+
+def test_sync_bn_is_a_known_option():
+    from gentk.apis.config import load_config
+    cfg = load_config(CONFIGS[0], {'sync_bn': 'torch'})
+    assert cfg.sync_bn == 'torch'

@@ -38,7 +38,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
 
 # Top-level keys a config may gain from the command line besides its own:
 # the runner's arguments and the switches gentk reads.
-EXTRA_TOP_LEVEL_KEYS = {'amp', 'launcher', 'runner_type', 'keep_freed_cpu_memory'}
+EXTRA_TOP_LEVEL_KEYS = {'amp', 'launcher', 'runner_type', 'keep_freed_cpu_memory',
+                        'sync_bn'}
 
 
 def check_top_level_keys(cfg: Config, cfg_options: dict, path: str) -> None:
@@ -67,10 +68,16 @@ def apply_amp(cfg: Config) -> None:
     if not torch.cuda.is_available():
         warnings.warn('amp=True ignored: no CUDA device, training in fp32.')
         return
-    for name, wrapper in cfg.optim_wrapper.items():
-        if isinstance(wrapper, dict) and 'optimizer' in wrapper:
-            wrapper['type'] = 'AmpOptimWrapper'
-            wrapper.setdefault('loss_scale', 'dynamic')
+    # One wrapper (a segmenter) or one per network (a GAN's roles).
+    wrappers = ([cfg.optim_wrapper] if 'optimizer' in cfg.optim_wrapper else
+                [w for w in cfg.optim_wrapper.values()
+                 if isinstance(w, dict) and 'optimizer' in w])
+    if not wrappers:
+        raise ValueError('amp=True: optim_wrapper has no optimizer to run with '
+                         'mixed precision')
+    for wrapper in wrappers:
+        wrapper['type'] = 'AmpOptimWrapper'
+        wrapper.setdefault('loss_scale', 'dynamic')
 
 
 def resume_options(cfg: Config, resume: Optional[str]) -> None:
