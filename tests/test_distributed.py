@@ -13,9 +13,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def test_two_process_training_keeps_ranks_identical(tmp_path):
+def train_two_processes(tmp_path, pix2pix=False):
+    """Rank 0's and rank 1's weights and buffers after a 4-iteration
+    2-process run, and its work dir."""
     config = write_tiny_config(tmp_path, max_iters=4, checkpoint_interval=4,
-                               extra_hooks=[dict(type='DumpRankWeightsHook')])
+                               extra_hooks=[dict(type='DumpRankWeightsHook')],
+                               pix2pix=pix2pix)
     work_dir = tmp_path / 'work'
     run_tool(None, command=['bash', 'tools/dist_train.sh', config, '2',
                             '--work-dir', str(work_dir)],
@@ -25,6 +28,11 @@ def test_two_process_training_keeps_ranks_identical(tmp_path):
     assert rank0.keys() == rank1.keys()
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key
+    return rank0, work_dir
+
+
+def test_two_process_training_keeps_ranks_identical(tmp_path):
+    rank0, work_dir = train_two_processes(tmp_path)
     assert int(rank0['num_iters']) == 4
     # the ranks did train: every weight left its initial value
     start = torch.load(work_dir / 'rank0_start.pth', weights_only=True)
@@ -34,3 +42,15 @@ def test_two_process_training_keeps_ranks_identical(tmp_path):
     ckpt = torch.load(work_dir / 'iter_4.pth', weights_only=True)
     assert torch.equal(ckpt['state_dict']['generator.stem.conv.weight'],
                        rank0['generator.stem.conv.weight'])
+
+
+def test_batch_norm_statistics_end_the_same_on_every_rank(tmp_path):
+    """pix2pix's batch norms: each rank updates its running statistics
+    with its own batches (no SyncBatchNorm on CPU); the ranks end with rank
+    0's, the ones the checkpoint holds."""
+    rank0, work_dir = train_two_processes(tmp_path, pix2pix=True)
+    stats = [k for k in rank0 if k.endswith('running_mean')]
+    assert stats
+    ckpt = torch.load(work_dir / 'iter_4.pth', weights_only=True)
+    for key in stats:
+        assert torch.equal(ckpt['state_dict'][key], rank0[key]), key

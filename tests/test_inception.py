@@ -86,6 +86,19 @@ def test_logits_need_classifier_weights(converted, tmp_path):
         logits, features @ state['fc.weight'].T + state['fc.bias'])
 
 
+def test_features_are_computed_without_tf32(converted, monkeypatch):
+    """cuDNN defaults to TF32 convolutions on recent GPUs; the features
+    must be float32's, and the setting is put back afterwards."""
+    net = FIDInceptionV3(converted)
+    seen = []
+    monkeypatch.setattr(net, 'trunk', lambda x: seen.append(
+        torch.backends.cudnn.allow_tf32) or x.mean((2, 3)))
+    before = torch.backends.cudnn.allow_tf32
+    net(torch.zeros(1, 3, 8, 8))
+    assert seen == [False]
+    assert torch.backends.cudnn.allow_tf32 == before
+
+
 def test_missing_or_foreign_weights_are_clear_errors(tmp_path):
     path = str(tmp_path / 'missing.pth')
     with pytest.raises(FileNotFoundError) as err:

@@ -16,8 +16,10 @@ env_cfg = dict(
 keep_freed_cpu_memory = True
 
 # Each network of a GAN gets its own DistributedDataParallel wrapper.
+# broadcast_buffers: every forward starts from rank 0's buffers (batch-norm
+# running statistics), so all ranks validate, sample and save one model.
 model_wrapper_cfg = dict(
-    type='MMSeparateDistributedDataParallel', broadcast_buffers=False,
+    type='MMSeparateDistributedDataParallel', broadcast_buffers=True,
     find_unused_parameters=False)
 
 # Sample grids come from the validation set (the training set without one).

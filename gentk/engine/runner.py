@@ -29,6 +29,7 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model, weights_to_cpu
 from mmengine.utils import apply_to
 
+from gentk.engine.hooks.broadcast_buffers_hook import BroadcastBuffersHook
 from gentk.engine.hooks.random_state_hook import RandomStateHook
 from gentk.registry import RUNNERS
 from gentk.utils import (atomic_save, load_trusted_checkpoint, load_weights,
@@ -191,8 +192,9 @@ class GenRunner(Runner):
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         super().register_hooks(default_hooks, custom_hooks)
-        if not any(isinstance(h, RandomStateHook) for h in self.hooks):
-            self.register_hook(RandomStateHook())
+        for hook_type in (RandomStateHook, BroadcastBuffersHook):
+            if not any(isinstance(h, hook_type) for h in self.hooks):
+                self.register_hook(hook_type())
 
     def setup_env(self, env_cfg: dict) -> None:
         # mmengine's pytorch-launcher setup calls torch.cuda.set_device even

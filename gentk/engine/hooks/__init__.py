@@ -1,7 +1,8 @@
+from .broadcast_buffers_hook import BroadcastBuffersHook
 from .checkpoint_hook import AtomicCheckpointHook
 from .random_state_hook import RandomStateHook
 from .rich_progress_hook import RichProgressHook
 from .sample_grid_hook import SampleGridHook
 
-__all__ = ['AtomicCheckpointHook', 'RandomStateHook', 'RichProgressHook',
-           'SampleGridHook']
+__all__ = ['AtomicCheckpointHook', 'BroadcastBuffersHook', 'RandomStateHook',
+           'RichProgressHook', 'SampleGridHook']

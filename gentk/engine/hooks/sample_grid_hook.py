@@ -6,6 +6,7 @@ from typing import Sequence, Union
 import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
+from mmengine.dist import master_only
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
@@ -63,11 +64,14 @@ class SampleGridHook(Hook):
                              f'a dataset config, got {self.dataset_cfg!r}')
         return runner.train_dataloader.dataset
 
+    # Rank 0 writes the grids: the other ranks hold the same model.
+    @master_only
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
         if self.every_n_train_iters(runner, self.interval):
             self.write_grid(runner, f'iter_{runner.iter + 1:06d}.png')
 
+    @master_only
     def after_train(self, runner) -> None:
         if self.batch is not None:
             self.write_grid(runner, 'final.png')
