@@ -16,10 +16,12 @@ env_cfg = dict(
 keep_freed_cpu_memory = True
 
 # Each network of a GAN gets its own DistributedDataParallel wrapper.
-# broadcast_buffers: every forward starts from rank 0's buffers (batch-norm
-# running statistics), so all ranks validate, sample and save one model.
+# broadcast_buffers=False: a broadcast in every forward would make sampling
+# a collective, so rank 0 could not write sample grids alone; GenRunner's
+# BroadcastBuffersHook gives every rank rank 0's batch-norm statistics
+# before validation and at the end instead.
 model_wrapper_cfg = dict(
-    type='MMSeparateDistributedDataParallel', broadcast_buffers=True,
+    type='MMSeparateDistributedDataParallel', broadcast_buffers=False,
     find_unused_parameters=False)
 
 # Sample grids come from the validation set (the training set without one).

@@ -10,11 +10,12 @@ class BroadcastBuffersHook(Hook):
     """Copies rank 0's buffers (batch-norm running statistics) to every rank
     before validation and at the end of training.
 
-    DDP's ``broadcast_buffers`` copies them at the start of each forward,
-    but each rank then updates them with its own batch, and batch norms
+    Each rank updates the statistics with its own batches, and batch norms
     cannot be synchronised on CPU (``SyncBatchNorm`` needs a GPU). Without
     this, each rank would score its share of the validation set with its
-    own statistics, and only rank 0's end up in the checkpoint.
+    own statistics, and only rank 0's end up in the checkpoint. (DDP's
+    ``broadcast_buffers`` would copy them in every forward, which makes
+    every forward, sampling included, a collective.)
 
     ``GenRunner`` registers it; it does nothing in a single process.
     """
