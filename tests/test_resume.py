@@ -24,28 +24,37 @@ log_processor = dict(by_epoch=True)
 """
 
 
-def config_in(folder, pix2pix, by_epoch, extra_hooks=()):
+# The iteration loop over a finite sampler of 3 samples: at each new pass
+# the DataLoader draws a seed from torch.
+FINITE_SAMPLER = """
+train_dataloader['sampler'] = dict(type='DefaultSampler', shuffle=True)
+train_dataloader['dataset']['num_samples'] = 3
+"""
+
+
+def config_in(folder, pix2pix, by_epoch, extra_hooks=(), finite=False):
     folder.mkdir(exist_ok=True)
     config = write_tiny_config(folder, pix2pix=pix2pix, extra_hooks=extra_hooks)
-    if by_epoch:
-        with open(config, 'a') as f:
-            f.write(BY_EPOCH)
+    with open(config, 'a') as f:
+        f.write(BY_EPOCH if by_epoch else FINITE_SAMPLER if finite else '')
     return config
 
 
-def kill_and_resume(tmp_path, pix2pix=False, by_epoch=False):
-    """An uninterrupted run, and one killed after iteration 5 (9 by epoch)
-    and resumed from its iteration-4 (epoch-1) checkpoint: their work dirs."""
+def kill_and_resume(tmp_path, pix2pix=False, by_epoch=False, kill_at=5,
+                    finite=False):
+    """An uninterrupted run, and one killed after iteration ``kill_at`` (9
+    by epoch) and resumed from the checkpoint before: their work dirs."""
     straight, killed = tmp_path / 'straight', tmp_path / 'killed'
-    config = config_in(tmp_path, pix2pix, by_epoch)
+    config = config_in(tmp_path, pix2pix, by_epoch, finite=finite)
     train(config, straight)
 
-    killing = config_in(tmp_path / 'kill', pix2pix, by_epoch, extra_hooks=[
-        dict(type='KillAtIterHook', at_iter=9 if by_epoch else 5)])
+    killing = config_in(tmp_path / 'kill', pix2pix, by_epoch, finite=finite,
+                        extra_hooks=[dict(type='KillAtIterHook',
+                                          at_iter=9 if by_epoch else kill_at)])
     proc = train(killing, killed, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    last, resumed_from = (('epoch_3.pth', 'epoch_1.pth') if by_epoch
-                          else ('iter_8.pth', 'iter_4.pth'))
+    last, resumed_from = (('epoch_3.pth', 'epoch_1.pth') if by_epoch else
+                          ('iter_8.pth', f'iter_{kill_at - 1}.pth'))
     assert not (killed / last).exists()
     assert (killed / resumed_from).exists()
 
@@ -89,8 +98,10 @@ def test_a_resumed_run_draws_the_same_random_numbers(tmp_path):
     """pix2pix draws random numbers in training (dropout), in its sample
     grids (test-time dropout) and in its data jitter: the checkpoint
     carries the generators' states, and the grid written at iteration 4
-    draws on a copy of them."""
-    straight, killed = kill_and_resume(tmp_path, pix2pix=True)
+    draws on a copy of them. Resumed from iteration 4, the replay of the
+    4 batches before starts a second pass over the 3 samples: torch's state
+    must come back after it."""
+    straight, killed = kill_and_resume(tmp_path, pix2pix=True, finite=True)
     assert_same_training_state(straight, killed)
 
 

@@ -13,13 +13,14 @@ class RandomStateHook(Hook):
     """Keeps the random number generators' states with the training state.
 
     * Checkpoints carry the states as of the save (``random_states``).
-    * A resumed run puts them back at the end of ``before_train`` (this
-      hook runs last), which is where the uninterrupted run stood: the
-      hooks before it, such as the sample grid's fixed inputs, run in both
-      runs first. mmengine's iteration-based loop then replays the data
-      loading from the start, which re-creates the data transforms'
-      generators (numpy, Python) by itself, so there only torch's is put
-      back; the epoch-based loop starts a fresh epoch and gets all three.
+    * A resumed run puts them back where the uninterrupted run stood. The
+      epoch-based loop starts a fresh epoch: all three come back at the
+      end of ``before_train`` (this hook runs last, so the hooks before it,
+      such as the sample grid's fixed inputs, run first in both runs).
+      mmengine's iteration-based loop replays the data loading from the
+      start, which re-creates the data transforms' generators (numpy,
+      Python) by itself: there torch's comes back after the replay, just
+      before the batch of the first resumed iteration is fetched.
     * Validation runs on a copy of the states: a resumed run does not
       repeat the validation after its checkpoint, so validating must not
       move the training run's generators.
@@ -51,8 +52,15 @@ class RandomStateHook(Hook):
                 'diff_rank_seed=True: the random states of the ranks are not '
                 'in the checkpoint; the resumed run draws other numbers.')
             return
-        replays_data = isinstance(runner.train_loop, IterBasedTrainLoop)
-        restore_random_states(states, data=not replays_data)
+        loop = runner.train_loop
+        if isinstance(loop, IterBasedTrainLoop) and loop.iter > 0:
+            # The loop replays loop.iter batches next; a finite sampler's
+            # DataLoader draws a seed from torch at each new pass, so
+            # torch's state goes back only once the replay is done.
+            loop.dataloader_iterator = _RestoreAfterReplay(
+                loop.dataloader_iterator, loop.iter, states)
+        else:
+            restore_random_states(states)
 
     def before_val(self, runner) -> None:
         self._outside_val = capture_random_states()
@@ -61,3 +69,26 @@ class RandomStateHook(Hook):
         states, self._outside_val = self._outside_val, None
         if states is not None:
             restore_random_states(states)
+
+
+class _RestoreAfterReplay:
+    """The training loop's data iterator, which puts torch's random state
+    back after ``replayed`` batches, before it hands out the next one."""
+
+    def __init__(self, iterator, replayed: int, states: dict) -> None:
+        self._iterator = iterator
+        self._replayed = replayed
+        self._states = states
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._replayed == 0 and self._states is not None:
+            restore_random_states(self._states, data=False)
+            self._states = None
+        self._replayed -= 1
+        return next(self._iterator)
+
+    def __getattr__(self, name: str):
+        return getattr(self._iterator, name)
