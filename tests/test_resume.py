@@ -161,13 +161,22 @@ def test_resume_in_an_empty_work_dir_keeps_load_from(tmp_path):
     """`--resume` on a fine-tuning config whose work dir holds no
     checkpoint yet starts from load_from, as the same command without
     --resume would, instead of from random weights."""
-    config = config_in(tmp_path, False, False)
+    # mmengine's EMAHook saves the averaged weights as the state dict and
+    # swaps the raw ones back in on a resume only.
+    config = config_in(tmp_path, False, False, extra_hooks=[dict(type='EMAHook')])
     train(config, tmp_path / 'pretrained', '--cfg-options',
           'train_cfg.max_iters=2')
     pretrained = tmp_path / 'pretrained' / 'iter_2.pth'
-    proc = train(config, tmp_path / 'finetune', '--resume', '--cfg-options',
+    finetune = config_in(tmp_path / 'finetune_cfg', False, False, extra_hooks=[
+        dict(type='DumpRankWeightsHook'), dict(type='EMAHook')])
+    proc = train(finetune, tmp_path / 'finetune', '--resume', '--cfg-options',
                  'train_cfg.max_iters=2', f'load_from={pretrained}')
     log = proc.stdout + proc.stderr
     assert f'initialising from load_from {pretrained}' in log
-    assert f'Loaded checkpoint {pretrained}' in log
     assert 'Resuming from' not in log
+    start = torch.load(tmp_path / 'finetune' / 'rank0_start.pth',
+                       weights_only=True)
+    weights = load_weights(str(pretrained))['state_dict']
+    for key in ('generator.stem.conv.weight', 'discriminator.discriminators.'
+                '0.blocks.0.conv.weight'):
+        assert torch.equal(start[key], weights[key]), key

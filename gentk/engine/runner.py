@@ -217,6 +217,9 @@ class GenRunner(Runner):
                          if self._load_from else 'starting from scratch')
                 self.logger.info(f'No checkpoint to resume in {self.work_dir}; '
                                  f'{start}.')
+                # A fresh start, as without --resume: hooks that read
+                # `_resume` (mmengine's EMAHook) must not treat it as one.
+                self._resume = False
         elif self._resume:
             resume_from = self._load_from
         if resume_from is not None:
