@@ -62,3 +62,24 @@ class KillMidSaveHook(Hook):
             f.flush()
             os.kill(os.getpid(), signal.SIGKILL)
         checkpoint_io.torch.save = partial_write_then_die
+
+
+@HOOKS.register_module()
+class KillAfterSaveHook(Hook):
+    """SIGKILL this process right after the checkpoint of ``at_iter`` and
+    the ``last_checkpoint`` pointer are written, before the checkpoint
+    hook deletes the expired one."""
+
+    def __init__(self, at_iter: int):
+        self.at_iter = at_iter
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        if checkpoint['meta']['iter'] != self.at_iter:
+            return
+        import gentk.engine.hooks.checkpoint_hook as checkpoint_hook
+        write = checkpoint_hook.atomic_write_text
+
+        def write_then_die(text, path):
+            write(text, path)
+            os.kill(os.getpid(), signal.SIGKILL)
+        checkpoint_hook.atomic_write_text = write_then_die

@@ -134,6 +134,24 @@ def test_a_kill_during_a_save_keeps_the_last_checkpoint(tmp_path):
     assert not [n for n in names if n.startswith('.tmp-')], names
 
 
+def test_a_kill_before_the_expired_checkpoint_goes_is_tidied_up(tmp_path):
+    work = tmp_path / 'work'
+    config = config_in(tmp_path / 'kill', False, False, extra_hooks=[
+        dict(type='KillAfterSaveHook', at_iter=4)])
+    with open(config, 'a') as f:
+        f.write("default_hooks['checkpoint']['max_keep_ckpts'] = 1\n")
+    proc = train(config, work, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert sorted(n for n in os.listdir(work) if n.endswith('.pth')) == \
+        ['iter_2.pth', 'iter_4.pth']
+    resumed = config_in(tmp_path / 'resume', False, False)
+    with open(resumed, 'a') as f:
+        f.write("default_hooks['checkpoint']['max_keep_ckpts'] = 1\n")
+    train(resumed, work, '--resume')
+    assert sorted(n for n in os.listdir(work) if n.endswith('.pth')) == \
+        ['iter_8.pth']
+
+
 def test_resume_refuses_a_checkpoint_of_another_model(tmp_path):
     """The optimiser's moments load by position: a fused Adam fed moments
     of other shapes corrupts memory, so the weights are checked first."""

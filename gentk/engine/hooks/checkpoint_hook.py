@@ -2,6 +2,7 @@
 import glob
 import os
 import os.path as osp
+import re
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
@@ -20,18 +21,31 @@ class AtomicCheckpointHook(MMEngineCheckpointHook):
     place: a kill in between leaves no checkpoint at all, or a pointer to a
     deleted file. Here the new checkpoint is written first (atomically, by
     ``GenRunner.save_checkpoint``), then ``last_checkpoint`` (atomically),
-    and only then is the expired checkpoint deleted. Temporary files of a
-    save that a kill interrupted are removed when training starts.
+    and only then is the expired checkpoint deleted. When training starts,
+    it removes what a kill left behind: the temporary file of an
+    interrupted save and, on a resume, an expired checkpoint that was not
+    deleted yet.
 
     Registered in gentk's scope as ``CheckpointHook`` too, so every gentk
     config's ``default_hooks.checkpoint`` gets it.
     """
 
     def before_train(self, runner) -> None:
-        super().before_train(runner)
-        if is_main_process():
-            for leftover in glob.glob(osp.join(self.out_dir, '.tmp-*')):
-                os.remove(leftover)
+        super().before_train(runner)   # restores keep_ckpt_ids on a resume
+        if not is_main_process():
+            return
+        for leftover in glob.glob(osp.join(self.out_dir, '.tmp-*')):
+            os.remove(leftover)
+        # A kill between a save and the delete leaves an expired checkpoint
+        # that no kept list names any more: older than every kept one.
+        if self.max_keep_ckpts > 0 and self.keep_ckpt_ids:
+            oldest_kept = min(self.keep_ckpt_ids)
+            pattern = re.compile(
+                re.escape(self.filename_tmpl).replace(r'\{\}', r'(\d+)') + '$')
+            for name in os.listdir(self.out_dir):
+                match = pattern.match(name)
+                if match and int(match.group(1)) < oldest_kept:
+                    os.remove(osp.join(self.out_dir, name))
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         expired = None
