@@ -117,10 +117,13 @@ def test_amp_switch_wraps_every_optimizer_on_cuda_only(path):
     from gentk.apis.config import load_config
     with mock.patch('torch.cuda.is_available', return_value=True):
         cfg = load_config(path, {'amp': True})
-    wrappers = ([cfg.optim_wrapper] if 'optimizer' in cfg.optim_wrapper else
-                [w for w in cfg.optim_wrapper.values() if isinstance(w, dict)])
-    assert wrappers and all(w['type'] == 'AmpOptimWrapper' and
-                            w['loss_scale'] == 'dynamic' for w in wrappers)
+    if path in GAN_CONFIGS:   # one wrapper per network
+        wrappers = [cfg.optim_wrapper.generator, cfg.optim_wrapper.discriminator]
+    else:                     # a segmenter's single wrapper
+        wrappers = [cfg.optim_wrapper]
+    for wrapper in wrappers:
+        assert wrapper['type'] == 'AmpOptimWrapper'
+        assert wrapper['loss_scale'] == 'dynamic'
     with mock.patch('torch.cuda.is_available', return_value=False), \
             pytest.warns(UserWarning, match='amp=True ignored'):
         cfg = load_config(path, {'amp': True})
