@@ -43,18 +43,26 @@ class DumpRankWeightsHook(Hook):
         torch.save(state, osp.join(runner.work_dir, name))
 
 
-@HOOKS.register_module()
-class KillMidSaveHook(Hook):
-    """SIGKILL this process halfway through writing the checkpoint of
-    iteration ``at_iter``: after the checkpoint hook's bookkeeping, with a
-    partial temporary file on disk."""
+class _KillInSave(Hook):
+    """Arms a SIGKILL inside the save of the checkpoint of ``at_iter``."""
 
     def __init__(self, at_iter: int):
         self.at_iter = at_iter
 
     def before_save_checkpoint(self, runner, checkpoint):
-        if checkpoint['meta']['iter'] != self.at_iter:
-            return
+        if checkpoint['meta']['iter'] == self.at_iter:
+            self.arm()
+
+    def arm(self):
+        raise NotImplementedError
+
+
+@HOOKS.register_module()
+class KillMidSaveHook(_KillInSave):
+    """Dies halfway through writing the checkpoint: after the checkpoint
+    hook's bookkeeping, with a partial temporary file on disk."""
+
+    def arm(self):
         import gentk.utils.checkpoint_io as checkpoint_io
 
         def partial_write_then_die(obj, f):
@@ -65,17 +73,11 @@ class KillMidSaveHook(Hook):
 
 
 @HOOKS.register_module()
-class KillAfterSaveHook(Hook):
-    """SIGKILL this process right after the checkpoint of ``at_iter`` and
-    the ``last_checkpoint`` pointer are written, before the checkpoint
-    hook deletes the expired one."""
+class KillAfterSaveHook(_KillInSave):
+    """Dies right after the checkpoint and the ``last_checkpoint`` pointer
+    are written, before the checkpoint hook deletes the expired one."""
 
-    def __init__(self, at_iter: int):
-        self.at_iter = at_iter
-
-    def before_save_checkpoint(self, runner, checkpoint):
-        if checkpoint['meta']['iter'] != self.at_iter:
-            return
+    def arm(self):
         import gentk.engine.hooks.checkpoint_hook as checkpoint_hook
         write = checkpoint_hook.atomic_write_text
 

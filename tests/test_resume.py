@@ -112,16 +112,26 @@ def test_a_run_resumed_at_an_epoch_draws_the_same_random_numbers(tmp_path):
     assert_same_training_state(straight, killed, 'epoch_3.pth', iters=18)
 
 
+def keeping_one_checkpoint(folder, extra_hooks=()):
+    config = config_in(folder, False, False, extra_hooks=extra_hooks)
+    with open(config, 'a') as f:
+        f.write("default_hooks['checkpoint']['max_keep_ckpts'] = 1\n")
+    return config
+
+
+def killed_in_the_save_of_iteration_4(tmp_path, hook):
+    work = tmp_path / 'work'
+    config = keeping_one_checkpoint(tmp_path / 'kill', [
+        dict(type=hook, at_iter=4)])
+    proc = train(config, work, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    return work
+
+
 def test_a_kill_during_a_save_keeps_the_last_checkpoint(tmp_path):
     """With max_keep_ckpts=1, mmengine's hook deletes the old checkpoint
     before writing the new one; gentk's deletes it only after."""
-    work = tmp_path / 'work'
-    config = config_in(tmp_path / 'kill', False, False, extra_hooks=[
-        dict(type='KillMidSaveHook', at_iter=4)])
-    with open(config, 'a') as f:
-        f.write("default_hooks['checkpoint']['max_keep_ckpts'] = 1\n")
-    proc = train(config, work, check=False)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    work = killed_in_the_save_of_iteration_4(tmp_path, 'KillMidSaveHook')
     names = sorted(os.listdir(work))
     assert 'iter_2.pth' in names and 'iter_4.pth' not in names, names
     assert [n for n in names if n.startswith('.tmp-')], names  # the partial
@@ -135,19 +145,10 @@ def test_a_kill_during_a_save_keeps_the_last_checkpoint(tmp_path):
 
 
 def test_a_kill_before_the_expired_checkpoint_goes_is_tidied_up(tmp_path):
-    work = tmp_path / 'work'
-    config = config_in(tmp_path / 'kill', False, False, extra_hooks=[
-        dict(type='KillAfterSaveHook', at_iter=4)])
-    with open(config, 'a') as f:
-        f.write("default_hooks['checkpoint']['max_keep_ckpts'] = 1\n")
-    proc = train(config, work, check=False)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    work = killed_in_the_save_of_iteration_4(tmp_path, 'KillAfterSaveHook')
     assert sorted(n for n in os.listdir(work) if n.endswith('.pth')) == \
         ['iter_2.pth', 'iter_4.pth']
-    resumed = config_in(tmp_path / 'resume', False, False)
-    with open(resumed, 'a') as f:
-        f.write("default_hooks['checkpoint']['max_keep_ckpts'] = 1\n")
-    train(resumed, work, '--resume')
+    train(keeping_one_checkpoint(tmp_path / 'resume'), work, '--resume')
     assert sorted(n for n in os.listdir(work) if n.endswith('.pth')) == \
         ['iter_8.pth']
 
