@@ -15,6 +15,7 @@ import torch
 from scipy.cluster.vq import kmeans2
 
 from gentk.utils import atomic_save, load_weights
+from ..layers import instance_means
 
 MIN_AREA = 1 / 64  # fraction of the image an instance must exceed
 
@@ -36,18 +37,9 @@ def per_instance_features(features: torch.Tensor, inst: torch.Tensor
         ``(vectors [N,C], classes [N], areas [N])`` over all instances of
         the batch; ``areas`` is the fraction of its image each covers.
     """
-    b, c = features.shape[:2]
-    ids = inst.reshape(b, -1)
-    # Instances of different images must not merge: key = (image, id).
-    offset = torch.arange(b, device=inst.device)[:, None] * (int(ids.max()) + 1)
-    keys, inverse = torch.unique(ids + offset, return_inverse=True)
-    flat = features.reshape(b, c, -1).permute(0, 2, 1).reshape(-1, c)
-    sums = torch.zeros(len(keys), c, dtype=flat.dtype, device=flat.device)
-    sums.index_add_(0, inverse.reshape(-1), flat)
-    counts = torch.bincount(inverse.reshape(-1), minlength=len(keys))
-    vectors = sums / counts[:, None].to(flat.dtype)
-    areas = counts.to(flat.dtype) / ids.size(1)
-    return vectors, instance_classes(keys % (int(ids.max()) + 1)), areas
+    vectors, ids, counts, _ = instance_means(features, inst)
+    areas = counts.to(vectors.dtype) / (inst.shape[-2] * inst.shape[-1])
+    return vectors, instance_classes(ids), areas
 
 
 def _best_kmeans(points: np.ndarray, k: int, seed: int,
