@@ -55,6 +55,11 @@ def load_trusted_checkpoint(path: str, map_location: Any = 'cpu') -> Any:
     return torch.load(path, map_location=map_location, weights_only=False)
 
 
+#: Name prefix of the temporary files ``atomic_open`` writes next to the
+#: target (hidden, so no checkpoint search picks one up).
+TEMP_PREFIX = '.tmp-'
+
+
 @contextmanager
 def atomic_open(path: str, mode: str = 'wb', suffix: str = ''
                 ) -> Iterator[IO]:
@@ -67,7 +72,7 @@ def atomic_open(path: str, mode: str = 'wb', suffix: str = ''
                          f'got {mode!r}')
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix=suffix, dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=folder)
     try:
         with os.fdopen(fd, mode) as f:
             yield f

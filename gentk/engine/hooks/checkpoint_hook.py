@@ -9,6 +9,7 @@ from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
 
 from gentk.registry import HOOKS
 from gentk.utils import atomic_write_text
+from gentk.utils.checkpoint_io import TEMP_PREFIX
 
 
 @HOOKS.register_module(name=['CheckpointHook', 'AtomicCheckpointHook'])
@@ -34,7 +35,7 @@ class AtomicCheckpointHook(MMEngineCheckpointHook):
         super().before_train(runner)   # restores keep_ckpt_ids on a resume
         if not is_main_process():
             return
-        for leftover in glob.glob(osp.join(self.out_dir, '.tmp-*')):
+        for leftover in glob.glob(osp.join(self.out_dir, TEMP_PREFIX + '*')):
             os.remove(leftover)
         # A kill between a save and the delete leaves an expired checkpoint
         # that no kept list names any more: older than every kept one.
@@ -45,7 +46,7 @@ class AtomicCheckpointHook(MMEngineCheckpointHook):
             for name in os.listdir(self.out_dir):
                 match = pattern.match(name)
                 if match and int(match.group(1)) < oldest_kept:
-                    os.remove(osp.join(self.out_dir, name))
+                    self._remove(name)
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         expired = None
@@ -71,6 +72,9 @@ class AtomicCheckpointHook(MMEngineCheckpointHook):
         atomic_write_text(self.last_ckpt,
                           osp.join(runner.work_dir, 'last_checkpoint'))
         if expired is not None:
-            path = osp.join(self.out_dir, self.filename_tmpl.format(expired))
-            if osp.isfile(path):
-                os.remove(path)
+            self._remove(self.filename_tmpl.format(expired))
+
+    def _remove(self, filename: str) -> None:
+        path = osp.join(self.out_dir, filename)
+        if osp.isfile(path):
+            os.remove(path)
