@@ -65,3 +65,22 @@ def test_out_of_range_label_names_files():
     bad = torch.tensor([[0, 9, 2], [2, 1, 1]])
     with pytest.raises(ValueError, match=r'9.*l0\.png'):
         pre(batch(label=bad))
+
+
+def test_mixed_sizes_in_a_batch_name_the_files():
+    data = batch()
+    data['inputs']['label'][1] = torch.zeros(3, 3, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"'label'.*\(2, 3\), \(3, 3\).*l0\.png"):
+        GenDataPreprocessor(num_classes=3)(data)
+
+
+def test_an_ignore_index_that_is_a_class_id_is_refused():
+    # With 300 classes the default 255 would erase class 255 silently.
+    with pytest.raises(ValueError, match=r'ignore_index=255 is also a class '
+                                         r'id \(num_classes=300\)'):
+        GenDataPreprocessor(num_classes=300)
+    pre = GenDataPreprocessor(num_classes=300, ignore_index=-1)
+    label = torch.tensor([[254, 255], [299, -1]])
+    cond = pre(batch(with_inst=False, with_img=False, label=label))['inputs']['cond']
+    assert cond[0].sum(0).tolist() == [[1, 1], [1, 0]]
+    assert cond[0, 255, 0, 1] == 1

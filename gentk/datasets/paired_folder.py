@@ -15,6 +15,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from gentk.registry import DATASETS, TRANSFORMS
+from gentk.utils.label_ids import check_ignore_index
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
@@ -85,7 +86,8 @@ class PairedFolderDataset(BaseDataset):
             ``class_0``, ``class_1``, ...
         palette (Sequence, optional): ``num_classes`` (r, g, b) colours;
             default: a fixed generated palette.
-        ignore_index (int): The "no class" id, recorded in metainfo.
+        ignore_index (int): The "no class" id, recorded in metainfo; must
+            not be a class id (with more than 255 classes, set another).
         pipeline (Sequence): Transforms, e.g. ``LoadPairedImages`` first.
         test_mode (bool): As in ``BaseDataset``.
         **kwargs: Passed to ``mmengine.dataset.BaseDataset``.
@@ -107,6 +109,7 @@ class PairedFolderDataset(BaseDataset):
         if not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError('PairedFolderDataset: num_classes must be a '
                              f'positive int, got {num_classes!r}')
+        check_ignore_index(num_classes, ignore_index, 'PairedFolderDataset')
         self.phase = phase
         self.with_images = with_images
         if with_instances is None:

@@ -21,7 +21,14 @@ import torch
 from mmengine.model import BaseDataPreprocessor
 
 from gentk.registry import MODELS
+from gentk.utils.label_ids import check_ignore_index
 from .layers import instance_edges, one_hot
+
+
+def label_paths(data_samples: Optional[list]) -> list:
+    """The batch's label files (for errors), where the samples know them."""
+    return [s.metainfo.get('label_path') for s in data_samples or []
+            if hasattr(s, 'metainfo')]
 
 
 @MODELS.register_module()
@@ -32,7 +39,8 @@ class GenDataPreprocessor(BaseDataPreprocessor):
         num_classes: channels of the one-hot label map.
         use_instance_edges: append the instance boundary channel. Needs
             ``inst`` in every sample.
-        ignore_index: label value encoded as an all-zero one-hot vector.
+        ignore_index: label value encoded as an all-zero one-hot vector;
+            not a class id (checked).
         channels_last: lay ``img`` and ``cond`` out channels-last (NHWC),
             the layout oneDNN's fastest CPU convolutions run in (pix2pixHD's
             paper networks, two cores: 512x256 training step 4.3 -> 3.8 s).
@@ -42,6 +50,7 @@ class GenDataPreprocessor(BaseDataPreprocessor):
                  ignore_index: int = 255, channels_last: bool = False,
                  non_blocking: bool = False):
         super().__init__(non_blocking=non_blocking)
+        check_ignore_index(num_classes, ignore_index, 'GenDataPreprocessor')
         self.num_classes = num_classes
         self.use_instance_edges = use_instance_edges
         self.ignore_index = ignore_index
@@ -53,7 +62,8 @@ class GenDataPreprocessor(BaseDataPreprocessor):
         return self.num_classes + int(self.use_instance_edges)
 
     def forward(self, data: dict, training: bool = False) -> dict:
-        inputs = {key: self._stack(value)
+        samples = data.get('data_samples')
+        inputs = {key: self._stack(key, value, samples)
                   for key, value in data['inputs'].items()}
         out = {}
         if 'img' in inputs:
@@ -63,7 +73,7 @@ class GenDataPreprocessor(BaseDataPreprocessor):
         if label.dim() == 4:  # [B,1,H,W] from a hand-built batch
             label = label.squeeze(1)
         out['label'] = label
-        cond = [self._one_hot(label, data.get('data_samples'))]
+        cond = [self._one_hot(label, samples)]
         if 'inst' in inputs:
             inst = inputs['inst'].long()
             out['inst'] = inst.squeeze(1) if inst.dim() == 4 else inst
@@ -76,11 +86,22 @@ class GenDataPreprocessor(BaseDataPreprocessor):
             cond.append(instance_edges(out['inst']))
         out['cond'] = torch.cat(cond, dim=1).contiguous(
             memory_format=self.memory_format)
-        return {'inputs': out, 'data_samples': data.get('data_samples')}
+        return {'inputs': out, 'data_samples': samples}
 
-    def _stack(self, value: Union[torch.Tensor, Sequence[torch.Tensor]]):
+    def _stack(self, key: str,
+               value: Union[torch.Tensor, Sequence[torch.Tensor]],
+               data_samples: Optional[list]) -> torch.Tensor:
         if not isinstance(value, torch.Tensor):
-            value = torch.stack(list(value))
+            value = list(value)
+            shapes = [tuple(v.shape) for v in value]
+            if len(set(shapes)) > 1:
+                raise ValueError(
+                    f"GenDataPreprocessor: the batch's '{key}' tensors have "
+                    f'different shapes {shapes} (label files: '
+                    f'{label_paths(data_samples)}); expected one size per '
+                    'batch: resize or crop in the dataset pipeline, or use '
+                    'batch_size=1')
+            value = torch.stack(value)
         return value.to(self.device, non_blocking=self._non_blocking)
 
     def _one_hot(self, label: torch.Tensor,
@@ -88,8 +109,7 @@ class GenDataPreprocessor(BaseDataPreprocessor):
         try:
             return one_hot(label, self.num_classes, self.ignore_index)
         except ValueError as err:
-            paths = [s.metainfo.get('label_path') for s in data_samples or []
-                     if hasattr(s, 'metainfo')]
+            paths = label_paths(data_samples)
             if not any(paths):
                 raise
             raise ValueError(f'{err} (batch label files: {paths})') from err

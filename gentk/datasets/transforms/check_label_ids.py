@@ -9,6 +9,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from gentk.registry import TRANSFORMS
+from gentk.utils.label_ids import check_ignore_index
 
 #: How many offending ids an error message lists.
 MAX_IDS_SHOWN = 8
@@ -39,6 +40,7 @@ class CheckLabelIds(BaseTransform):
         if invalid == 'ignore' and ignore_index is None:
             raise ValueError("CheckLabelIds: invalid='ignore' needs an "
                              'ignore_index to map the ids to')
+        check_ignore_index(num_classes, ignore_index, 'CheckLabelIds')
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.invalid = invalid

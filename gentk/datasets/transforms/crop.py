@@ -33,7 +33,8 @@ class PairedRandomCrop(BaseTransform):
 
     Args:
         crop_size (int | tuple[int, int]): ``(h, w)`` of the window.
-        label_pad_val (int): Fill for ``gt_label``. Defaults to 255.
+        label_pad_val (int): Fill for ``gt_label``: the dataset's ignore
+            index. Defaults to 255.
         inst_pad_val (int): Fill for ``gt_inst``. Defaults to 0.
         img_pad_val (int): Fill for ``img``. Defaults to 0.
     """

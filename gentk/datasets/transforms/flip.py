@@ -35,7 +35,9 @@ class PairedRandomFlip(BaseTransform):
             for key in present(results, IMAGE_KEYS + ID_MAP_KEYS):
                 # A copy, not a negative-stride view: torch.from_numpy
                 # rejects those, and the source array may be shared.
-                results[key] = np.ascontiguousarray(results[key][:, ::-1])
+                # (np.ascontiguousarray would keep a width-1 view: numpy
+                # counts it as contiguous whatever its stride.)
+                results[key] = results[key][:, ::-1].copy()
         # Two flips cancel out, so the record is cumulative.
         results['flip'] = bool(results.get('flip', False)) != flip
         results['flip_direction'] = 'horizontal' if results['flip'] else None

@@ -1,13 +1,21 @@
 """Read a sample's photo, label map and instance map from their files.
 
 Files are read through mmengine's fileio (so ``backend_args`` can point at
-other storage) and decoded with OpenCV. Keys that a dataset already filled
-with arrays (e.g. a procedural dataset) are left untouched.
+other storage) and decoded with OpenCV, pixels as stored: an EXIF
+orientation tag is not applied (the label map has none, so turning the
+photo would misalign the pair). Id maps are read as the ids their files
+store: OpenCV stretches 1-, 2- and 4-bit greyscale PNGs to 0..255, which is
+undone here, and it expands indexed (palette) PNGs to colours, so those are
+read with Pillow, whose indices are the ids. Lossy (JPEG) id maps are
+refused: compression changes ids at every boundary. Keys that a dataset
+already filled with arrays (e.g. a procedural dataset) are left untouched.
 """
+import io
 from typing import Optional
 
 import cv2
 import numpy as np
+from PIL import Image
 from mmcv.transforms import BaseTransform
 from mmengine import fileio
 
@@ -39,15 +47,49 @@ def decode_image(buf: np.ndarray, flag: int, path: str,
 def read_rgb_image(path: str, backend_args: Optional[dict] = None):
     """An HxWx3 uint8 RGB photo (grey and 16-bit files are converted)."""
     buf = read_file_bytes(path, 'img_path', backend_args)
-    bgr = decode_image(buf, cv2.IMREAD_COLOR, path, 'img_path')
+    bgr = decode_image(buf, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION,
+                       path, 'img_path')
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+JPEG_SIGNATURE = b'\xff\xd8\xff'
+PNG_GREY, PNG_PALETTE = 0, 3  # IHDR colour types
+
+
+def png_format(buf: np.ndarray) -> Optional[tuple]:
+    """``(bit depth, colour type)`` from a PNG's header; None if ``buf``
+    is not a PNG. (The IHDR chunk always comes first.)"""
+    head = buf[:26].tobytes()
+    if len(head) < 26 or not head.startswith(PNG_SIGNATURE):
+        return None
+    return head[24], head[25]
+
+
+def decode_id_map(buf: np.ndarray, path: str, key: str) -> np.ndarray:
+    """The ids a file stores, as decoded (uint8 or uint16, maybe with
+    channels where the file has them)."""
+    if buf[:3].tobytes() == JPEG_SIGNATURE:
+        raise ValueError(
+            f'{key}: {path} is a JPEG file; expected a lossless id map (PNG): '
+            'JPEG compression changes the ids along every boundary')
+    fmt = png_format(buf)
+    if fmt is not None and fmt[1] == PNG_PALETTE:
+        with Image.open(io.BytesIO(buf.tobytes())) as image:
+            return np.asarray(image)  # mode 'P': the palette indices
+    ids = decode_image(buf, cv2.IMREAD_UNCHANGED, path, key)
+    if fmt is not None and fmt[1] == PNG_GREY and fmt[0] < 8:
+        # 1/2/4-bit values v came out as v * 255 / (2^bits - 1).
+        ids = ids // (255 // ((1 << fmt[0]) - 1))
+    return ids
 
 
 def read_id_map(path: str, key: str,
                 backend_args: Optional[dict] = None) -> np.ndarray:
-    """An HxW int64 map of ids from a single-channel 8- or 16-bit file."""
+    """An HxW int64 map of ids from a single-channel file: 1- to 16-bit
+    greyscale or indexed PNG (or another lossless format OpenCV reads)."""
     buf = read_file_bytes(path, key, backend_args)
-    ids = decode_image(buf, cv2.IMREAD_UNCHANGED, path, key)
+    ids = decode_id_map(buf, path, key)
     if ids.ndim == 3 and ids.shape[2] > 1:
         raise ValueError(
             f'{key}: {path} is a {ids.shape[2]}-channel (colour) image; '
