@@ -106,6 +106,17 @@ def test_generate_from_plain_label_maps(tmp_path, label_maps):
               '--out', str(tmp_path / 'gen')])
     names = sorted(os.listdir(tmp_path / 'gen'))
     assert names == ['synth_000000_000019.png', 'synth_000001_000019.png'], names
+    assert cv2.imread(str(tmp_path / 'gen' / names[0])).shape == (40, 72, 3)
+    # The maps take the config's test pipeline: scaled to 36 wide there,
+    # they come out at that size.
+    scaled = tmp_path / 'scaled.py'
+    scaled.write_text(f"_base_ = {config!r}\ntest_dataloader = dict(dataset=dict("
+                      "pipeline=[dict(type='ScaleWidth', width=36), "
+                      "dict(type='PackGenInputs')]))\n")
+    run_tool(['tools/generate.py', str(scaled), str(tmp_path / 'w' / 'iter_1.pth'),
+              str(label_maps), '--instances', str(label_maps),
+              '--out', str(tmp_path / 'gen36')])
+    assert cv2.imread(str(tmp_path / 'gen36' / names[0])).shape == (20, 36, 3)
 
 
 def test_generate_names_what_is_missing_or_wrong(trained, label_maps, tmp_path):

@@ -6,7 +6,10 @@
         [--photo PHOTO]                         # or encode them from a photo
 
 LABELS and --instances are files or folders. Cityscapes names pair up
-(``*_gtFine_labelIds.png`` with ``*_gtFine_instanceIds.png``).
+(``*_gtFine_labelIds.png`` with ``*_gtFine_instanceIds.png``). The maps
+(and --photo) go through the config's test pipeline, as in tools/test.py:
+with configs/pix2pixhd/cityscapes_1024.py, 2048x1024 gtFine maps are scaled
+to 1024x512, the size the model was trained at, and so are the photos.
 """
 if __name__ == '__main__':
     # Before torch loads: glibc reads its tunables only when a process starts.
@@ -19,11 +22,12 @@ import os.path as osp
 from typing import Dict
 
 import torch
+from mmengine.dataset import Compose
+from mmengine.registry import DefaultScope
 from rich.progress import track
 
 from gentk.apis import generate, init_model
 from gentk.apis.cli import run_tool
-from gentk.datasets.transforms.loading import read_id_map, read_rgb_image
 from gentk.models.encoders.feature_bank import InstanceFeatureBank
 from gentk.utils import to_uint8_image, write_png
 
@@ -54,6 +58,22 @@ def list_maps(path: str, cityscapes_suffix: str) -> Dict[str, str]:
     if not files:
         raise FileNotFoundError(f'{path!r} holds no image files')
     return {sample_name(f): osp.join(path, f) for f in files}
+
+
+def map_pipeline(cfg) -> Compose:
+    """The config's test pipeline with the files loaded first: label and
+    instance maps get the resizing (and checks) the model was tested with.
+    A Cityscapes dataset with ``use_train_ids`` maps the label ids too."""
+    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+    steps = [dict(step) for step in dataset.get('pipeline', [])] or [
+        dict(type='PackGenInputs')]
+    if not any(step.get('type') == 'LoadPairedImages' for step in steps):
+        steps.insert(0, dict(type='LoadPairedImages'))
+    if dataset.get('use_train_ids'):
+        steps.insert(1, dict(type='MapLabelIds', lut='cityscapes_train_ids'))
+    import gentk.datasets  # noqa: F401  (registers the transforms)
+    with DefaultScope.overwrite_default_scope('gentk'):
+        return Compose(steps)
 
 
 def parse_args(argv=None):
@@ -93,15 +113,15 @@ def main(argv=None):
         raise FileNotFoundError(
             f'no instance map for {missing[:5]} in {args.instances!r}')
     bank = InstanceFeatureBank.load(args.clusters) if args.clusters else None
-    photo = (torch.from_numpy(read_rgb_image(args.photo)).permute(2, 0, 1)
-             if args.photo else None)
+    pipeline = map_pipeline(model.cfg)
     rng = torch.Generator().manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
     written = []
     for name, label_path in track(sorted(labels.items()), description='generate'):
-        label = torch.from_numpy(read_id_map(label_path, 'label_path'))
-        inst = (torch.from_numpy(read_id_map(instances[name], 'inst_path'))
-                if instances else None)
+        inputs = pipeline(dict(label_path=label_path,
+                               inst_path=instances.get(name),
+                               img_path=args.photo))['inputs']
+        label, inst, photo = (inputs.get(key) for key in ('label', 'inst', 'img'))
         variants = args.variants if bank is not None else 1
         for k in range(variants):
             features = None
