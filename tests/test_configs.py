@@ -24,7 +24,6 @@ def count(module):
 
 def build(cfg, device='cpu'):
     model_cfg = cfg.model.copy()
-    model_cfg.pop('global_generator_weights', None)   # a file from stage 1
     with DefaultScope.overwrite_default_scope('gentk'), torch.device(device):
         return MODELS.build(model_cfg)
 

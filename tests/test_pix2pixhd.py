@@ -12,7 +12,7 @@ from gentk.registry import MODELS, OPTIM_WRAPPER_CONSTRUCTORS
 H, W = 32, 48
 
 
-def tiny_model(**overrides):
+def tiny_model_cfg(**overrides):
     cfg = dict(
         type='Pix2PixHD',
         data_preprocessor=dict(type='GenDataPreprocessor', num_classes=4,
@@ -24,8 +24,12 @@ def tiny_model(**overrides):
         gan_loss=dict(type='GANLoss', gan_type='lsgan'),
         feature_matching_loss=dict(type='FeatureMatchingLoss', loss_weight=10.0))
     cfg.update(overrides)
+    return cfg
+
+
+def tiny_model(**overrides):
     with DefaultScope.overwrite_default_scope('gentk'):
-        model = MODELS.build(cfg)
+        model = MODELS.build(tiny_model_cfg(**overrides))
     model.init_weights()
     return model
 

@@ -3,9 +3,12 @@ global generator's checkpoint (generator and discriminators) and keeps the
 global generator fixed for its first iterations."""
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 
+from gentk.registry import MODELS
 from gentk.utils import atomic_save
-from test_pix2pixhd import changed, optim_wrappers, params, scene, tiny_model
+from test_pix2pixhd import (changed, optim_wrappers, params, scene, tiny_model,
+                            tiny_model_cfg)
 
 
 def test_staged_training_freezes_the_global_generator():
@@ -35,6 +38,20 @@ def test_global_generator_weights_come_from_a_stage_one_checkpoint(tmp_path):
         global_generator_weights=path)
     for name, value in stage2.generator.global_generator.state_dict().items():
         assert torch.equal(value, stage1.generator.state_dict()[name]), name
+
+
+def test_stage_one_file_is_needed_only_to_start_training(tmp_path):
+    """Testing or generating from a stage-2 checkpoint builds the model
+    without the stage-1 file; training (init_weights) names it."""
+    missing = str(tmp_path / 'stage1.pth')
+    with DefaultScope.overwrite_default_scope('gentk'):
+        model = MODELS.build(tiny_model_cfg(
+            generator=dict(type='LocalEnhancer', base_channels=4, num_enhancers=1,
+                           num_blocks=1,
+                           global_cfg=dict(num_downsamples=2, num_blocks=1)),
+            global_generator_weights=missing))
+    with pytest.raises(FileNotFoundError, match='stage1.pth'):
+        model.init_weights()
 
 
 def _local_model(num_scales, base_channels=8, **overrides):

@@ -1,7 +1,10 @@
 # pix2pixHD stage 2 (paper settings): global generator + one local enhancer
 # (local ngf 32) at 2048x1024, 3 discriminators. The global generator starts
 # from the stage-1 checkpoint and stays fixed for the first 10 epochs
-# (2975 iterations each at batch 1), then everything is fine-tuned jointly.
+# (2975 iterations each at batch 1 on one process; with N processes an
+# epoch is 2975 / N iterations, so divide freeze_global_iters by N), then
+# everything is fine-tuned jointly. The stage-1 file is read when training
+# starts; testing and generating from a stage-2 checkpoint do not need it.
 # - The discriminators start from stage 1's as well, each at the resolution
 #   it was trained on (stage-1 scales 0 and 1 -> scales 1 and 2, as the
 #   official --load_pretrain), the new 2048-wide scale 0 from N(0, 0.02).

@@ -15,4 +15,6 @@ model = dict(
     feature_matching_loss=dict(type='FeatureMatchingLoss', loss_weight=10.0))
 # No VGG perceptual loss by default: it needs VGG19 weights on local disk.
 # A config enables it with model = dict(perceptual_loss=dict(
-# type='PerceptualLoss', weights_path=...)) (docs/get_started.md).
+# type='PerceptualLoss', weights_path=..., normalize_input=False))
+# (docs/get_started.md); normalize_input=False feeds VGG the [-1, 1] images
+# as the official code does, the input its lambda = 10 was set for.

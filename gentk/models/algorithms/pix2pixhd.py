@@ -83,7 +83,9 @@ class Pix2PixHD(BaseGAN):
             optimiser, resetting both).
         global_generator_weights: a checkpoint of a trained global generator
             (e.g. the 1024x512 stage) loaded into the local enhancer's global
-            generator, ``weights_only=True``.
+            generator, ``weights_only=True``, by :meth:`init_weights`, which
+            the runner calls when training starts: testing or generating
+            from a stage-2 checkpoint does not need the file.
         global_discriminator_weights: with ``global_generator_weights``,
             also start the discriminators from that checkpoint's, as the
             official ``--load_pretrain`` does: its scales go to the scales
@@ -134,9 +136,14 @@ class Pix2PixHD(BaseGAN):
             raise ValueError('freeze_global_iters needs a generator with a '
                              '`global_generator` (LocalEnhancer), got '
                              f'{type(self.generator).__name__}')
-        if global_generator_weights:
-            self.load_global_generator(global_generator_weights,
-                                       global_discriminator_weights)
+        self.global_generator_weights = global_generator_weights
+        self.global_discriminator_weights = global_discriminator_weights
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.global_generator_weights:
+            self.load_global_generator(self.global_generator_weights,
+                                       self.global_discriminator_weights)
 
     def load_global_generator(self, path: str,
                               discriminators: bool = True) -> None:
