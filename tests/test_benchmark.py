@@ -129,6 +129,7 @@ def test_isolated_case_reports_its_own_peak_rss():
                                        warmup=0, networks=TINY)
     assert case['mode'] == 'infer' and case['threads'] == 1
     assert case['peak_rss_bytes'] > 0 and case['flops'] > 0
+    assert case['pid'] != os.getpid()   # measured in a process of its own
 
 
 def test_metric_benchmark_runs_every_measure_end_to_end(

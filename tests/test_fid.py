@@ -352,6 +352,15 @@ def test_kid_metric_matches_direct_computation(dummy_weights):
     mean, std, _ = kernel_inception_distance(fake, real, 5, 6, seed=0)
     assert got['KID/kid'] == pytest.approx(mean, rel=1e-5)
     assert got['KID/kid_std'] == pytest.approx(std, rel=1e-4)
+    # Two "ranks": their features merge into the single-process result.
+    rank0, rank1 = (_patched(KernelInceptionDistance(
+        dummy_weights, num_subsets=5, subset_size=6, max_samples=100))
+        for _ in range(2))
+    rank0.process(None, samples[:3])
+    rank1.process(None, samples[3:])
+    merged = rank0.compute_metrics(rank0.results + rank1.results)
+    assert merged['kid'] == pytest.approx(mean, rel=1e-5)
+    assert merged['kid_std'] == pytest.approx(std, rel=1e-4)
 
 
 def test_kid_metric_keeps_at_most_max_samples(dummy_weights):

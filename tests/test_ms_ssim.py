@@ -209,9 +209,13 @@ def test_reservoir_is_capped_and_ranks_merge():
         for j in range(i * 15, i * 15 + 15, 5):
             rank.process(None, [{'fake_img': img} for img in images[j:j + 5]])
         assert sum(len(k) for k in rank.results[0].keys) <= 8 + 2 + 5
+    kept = [torch.cat(rank.results[0].keys) for rank in ranks]
     result = ranks[0].compute_metrics(ranks[0].results + ranks[1].results)
     assert len(ranks[0].results[0]) == 8
     assert 0 <= result['ms_ssim'] < 0.2
+    # The merged reservoir is the union's: the 8 smallest keys of both.
+    want = torch.cat(kept).topk(8, largest=False).values.sort().values
+    assert torch.equal(torch.cat(ranks[0].results[0].keys).sort().values, want)
 
 
 def test_diversity_needs_two_samples():

@@ -104,6 +104,22 @@ def test_train_step_logs_and_updates_each_network():
     assert all(p.requires_grad for p in model.discriminator.parameters())
 
 
+def test_perceptual_and_pixel_losses_join_the_generator_loss():
+    """The perceptual and pixel slots take any image loss of the fake and
+    the real photo (L1 here: the VGG loss has its own tests) and are summed
+    into the generator's loss with their weights."""
+    model = tiny_model(
+        perceptual_loss=dict(type='L1Loss', loss_weight=3.0, loss_name='loss_vgg'),
+        pixel_loss=dict(type='L1Loss', loss_weight=0.5))
+    inputs = model.data_preprocessor(scene(), True)['inputs']
+    state = model.generate(inputs)
+    l1 = (state['fake'] - inputs['img']).abs().mean().item()
+    log = model.train_generator(inputs, state, optim_wrappers(model)['generator'])
+    assert set(log) == {'loss_gan', 'loss_feat', 'loss_vgg', 'loss_l1'}
+    assert log['loss_vgg'].item() == pytest.approx(3.0 * l1, rel=1e-5)
+    assert log['loss_l1'].item() == pytest.approx(0.5 * l1, rel=1e-5)
+
+
 def test_each_step_updates_only_its_network():
     """The discriminator is frozen in the generator step: its weights get no
     gradient there (checked right after that step, before the

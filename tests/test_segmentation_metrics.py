@@ -28,11 +28,18 @@ def test_scores_against_hand_computation():
 
 def test_metric_streams_and_sums_batches():
     metric = SegmentationMetric(num_classes=3, class_names=('a', 'b', 'c'))
-    for _ in range(3):
-        metric.process(None, [{'pred_label': PRED, 'gt_label': LABEL}])
-    out = metric.evaluate(3)
-    assert out['seg/mIoU'] == pytest.approx((0.5 + 2 / 3 + 1) / 3)
-    assert out['seg/IoU.b'] == pytest.approx(2 / 3)
+    metric.process(None, [{'pred_label': PRED, 'gt_label': LABEL}])
+    # (label, pred) pairs (2, 2), (0, 2), (1, 1), (0, 0): with the first
+    # batch's matrix the sum is [[2, 0, 1], [1, 3, 0], [0, 0, 2]].
+    metric.process(None, [{'pred_label': torch.tensor([[2, 2], [1, 0]]),
+                           'gt_label': torch.tensor([[2, 0], [1, 0]])}])
+    out = metric.evaluate(2)
+    # IoU: a 2/(3+3-2), b 3/(4+3-3), c 2/(2+3-2); either batch alone differs.
+    assert out['seg/IoU.a'] == pytest.approx(1 / 2)
+    assert out['seg/IoU.b'] == pytest.approx(3 / 4)
+    assert out['seg/IoU.c'] == pytest.approx(2 / 3)
+    assert out['seg/mIoU'] == pytest.approx((1 / 2 + 3 / 4 + 2 / 3) / 3)
+    assert out['seg/aAcc'] == pytest.approx(7 / 9)   # 5 + 4 scored pixels
 
 
 def test_shape_mismatch_is_an_error():

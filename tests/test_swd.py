@@ -209,9 +209,15 @@ def test_metric_memory_is_capped_and_ranks_merge():
             rank.process(None, _samples(fake[j:j + 5], real[j:j + 5]))
         for subset in rank.results[0]['fake'] + rank.results[0]['real']:
             assert sum(len(k) for k in subset.keys) <= 40 + 10 + 5 * 16
+    kept = [[torch.cat(s.keys) for s in rank.results[0]['real']]
+            for rank in ranks]
     merged = ranks[0].compute_metrics(ranks[0].results + ranks[1].results)
-    assert all(len(s) == 40 for s in ranks[0].results[0]['real'])
     assert set(merged) == {'32', '16', 'avg'}
+    # The merged subsets are the union's: the 40 smallest keys of both.
+    for level, subset in enumerate(ranks[0].results[0]['real']):
+        union = torch.cat([kept[0][level], kept[1][level]])
+        want = union.topk(40, largest=False).values.sort().values
+        assert torch.equal(torch.cat(subset.keys).sort().values, want)
 
 
 def test_metric_needs_real_images():

@@ -6,7 +6,15 @@ import os
 import cv2
 import numpy as np
 import pytest
+import torch
+from mmengine.dataset import pseudo_collate
+from mmengine.evaluator import Evaluator
+from mmengine.registry import DefaultScope
 
+from gentk.apis import generate, init_model
+from gentk.datasets.transforms.loading import read_id_map
+from gentk.registry import DATASETS
+from gentk.utils import to_uint8_image
 from tiny_config import run_tool, write_tiny_config
 
 
@@ -51,8 +59,21 @@ def test_test_tool_scores_the_whole_split(trained):
                      str(root / 'test'), '--out', str(out)])
     metrics = json.loads(out.read_text())['metrics']
     assert set(metrics) == {'paired/l1', 'paired/psnr'}
-    assert 0 < metrics['paired/l1'] < 255 and metrics['paired/psnr'] > 0
     assert 'paired/psnr' in proc.stdout          # the printed table
+    # The same scores in this process: the checkpoint's generator over
+    # every sample of the test split.
+    model = init_model(config, ckpt)
+    with DefaultScope.overwrite_default_scope('gentk'):
+        dataset = DATASETS.build(model.cfg.test_dataloader.dataset)
+        evaluator = Evaluator(model.cfg.test_evaluator)
+    assert len(dataset) == 3
+    with torch.no_grad():
+        for i in range(len(dataset)):
+            batch = pseudo_collate([dataset[i]])
+            evaluator.process(model.test_step(batch), batch)
+    expected = evaluator.evaluate(len(dataset))
+    for key, value in expected.items():
+        assert metrics[key] == pytest.approx(value, rel=1e-4), key
 
 
 def test_test_tool_rejects_a_checkpoint_without_the_generator(trained, tmp_path):
@@ -106,7 +127,18 @@ def test_generate_from_plain_label_maps(tmp_path, label_maps):
               '--out', str(tmp_path / 'gen')])
     names = sorted(os.listdir(tmp_path / 'gen'))
     assert names == ['synth_000000_000019.png', 'synth_000001_000019.png'], names
-    assert cv2.imread(str(tmp_path / 'gen' / names[0])).shape == (40, 72, 3)
+    # Each photo is the generator's for its own label and instance maps.
+    model = init_model(config, str(tmp_path / 'w' / 'iter_1.pth'))
+    for name in names:
+        stem = name[:-len('.png')]
+        label, inst = (torch.from_numpy(read_id_map(
+            str(label_maps / f'{stem}_gtFine_{kind}.png'), kind))
+            for kind in ('labelIds', 'instanceIds'))
+        want = to_uint8_image(generate(model, label, inst)[0]).astype(int)
+        got = cv2.cvtColor(cv2.imread(str(tmp_path / 'gen' / name)),
+                           cv2.COLOR_BGR2RGB).astype(int)
+        assert got.shape == (40, 72, 3)
+        assert np.abs(got - want).max() <= 1, name   # rounding at most
     # The maps take the config's test pipeline: scaled to 36 wide there,
     # they come out at that size.
     scaled = tmp_path / 'scaled.py'

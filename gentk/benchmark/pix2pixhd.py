@@ -210,7 +210,8 @@ def run_case(mode: str, width: int, height: int, repeats: int = 5,
         generator_params=num_params(model.generator),
         discriminator_params=num_params(model.discriminator),
         threads=torch.get_num_threads(),
-        keeps_freed_memory=cpu_heap.keeps_freed_memory())
+        keeps_freed_memory=cpu_heap.keeps_freed_memory(),
+        pid=os.getpid())  # whose peak RSS it is
     if optim_wrapper is not None:
         case['optimizer'] = {
             role: {k: v for k, v in wrapper.optimizer.defaults.items()
