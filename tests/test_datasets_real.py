@@ -189,6 +189,25 @@ def test_paired_folder_pairs_by_stem_and_detects_instances(tmp_path):
     assert len(set(meta['palette'])) == 5
 
 
+def test_paired_folder_pairs_files_in_subfolders_by_relative_path(tmp_path):
+    """pix2pixHD's loader walks subfolders; the same name in two of them
+    is two samples, each paired within its own subfolder."""
+    make_paired_folder(tmp_path, stems=('x/a', 'y/a', 'b'))
+    dataset = PairedFolderDataset(str(tmp_path), num_classes=5)
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    label_dir, img_dir = tmp_path / 'train_label', tmp_path / 'train_img'
+    assert [i['label_path'] for i in infos] == [
+        str(label_dir / 'b.png'), str(label_dir / 'x' / 'a.png'),
+        str(label_dir / 'y' / 'a.png')]
+    assert [i['img_path'] for i in infos] == [
+        str(img_dir / 'b.png'), str(img_dir / 'x' / 'a.png'),
+        str(img_dir / 'y' / 'a.jpg')]
+    os.rename(img_dir / 'y', img_dir / 'z')
+    with pytest.raises(FileNotFoundError, match=r'y/a\.png has no partner named '
+                                                r'y/a\.\*'):
+        PairedFolderDataset(str(tmp_path), num_classes=5)
+
+
 def test_paired_folder_full_pipeline_with_16bit_instances(tmp_path):
     make_paired_folder(tmp_path, num_classes=12)
     dataset = DATASETS.build(

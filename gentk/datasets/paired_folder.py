@@ -21,18 +21,24 @@ IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
 
 def index_by_stem(folder: str) -> Dict[str, str]:
-    """{file stem: path} of the image files in ``folder``."""
+    """{file stem: path} of the image files in ``folder`` and its
+    subfolders (as pix2pixHD's loader walks them); a file in a subfolder
+    is keyed by its path below ``folder``, e.g. ``'aachen/0001'``, and
+    pairs with the file of that relative stem in the partner folder."""
     index = {}
-    for name in sorted(os.listdir(folder)):
-        stem, ext = osp.splitext(name)
-        if ext.lower() not in IMAGE_EXTENSIONS:
-            continue
-        if stem in index:
-            raise ValueError(
-                f'{folder} has two files with the stem {stem!r}: '
-                f'{osp.basename(index[stem])} and {name}; expected one per '
-                'sample')
-        index[stem] = osp.join(folder, name)
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        dirs.sort()
+        for name in sorted(names):
+            stem, ext = osp.splitext(name)
+            if ext.lower() not in IMAGE_EXTENSIONS:
+                continue
+            stem = osp.relpath(osp.join(root, stem), folder).replace(os.sep, '/')
+            if stem in index:
+                raise ValueError(
+                    f'{folder} has two files with the stem {stem!r}: '
+                    f'{osp.basename(index[stem])} and {name}; expected one '
+                    'per sample')
+            index[stem] = osp.join(root, name)
     return index
 
 
@@ -66,7 +72,8 @@ def check_palette(palette, num_classes: int) -> List[tuple]:
 
 @DATASETS.register_module()
 class PairedFolderDataset(BaseDataset):
-    """Label maps paired with photos (and instance maps) by file stem.
+    """Label maps paired with photos (and instance maps) by file stem
+    (in subfolders: by the path below the ``{phase}_*`` folder).
 
     Every label map needs a partner photo (unless ``with_images=False``)
     and instance map (when ``with_instances``), and every photo/instance
