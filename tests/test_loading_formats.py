@@ -79,3 +79,13 @@ def test_ignore_index_inside_the_classes_is_refused(tmp_path):
     label = np.array([[254, 255], [299, -1]])
     out = CheckLabelIds(num_classes=300, ignore_index=-1)(dict(gt_label=label))
     assert np.array_equal(out['gt_label'], label)
+
+
+def test_pack_and_check_errors_name_the_source():
+    bad = dict(img=np.zeros((4, 4), np.uint8), img_path='photos/a.png',
+               gt_label=np.zeros((4, 4), np.int64))
+    with pytest.raises(ValueError, match=r'img \(from photos/a\.png\) must be '
+                                         r'an HxWx3 uint8'):
+        PackGenInputs()(bad)
+    with pytest.raises(KeyError, match='LoadPairedImages before it'):
+        CheckLabelIds(num_classes=3)(dict(label_path='a.png'))

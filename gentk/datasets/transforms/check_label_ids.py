@@ -46,7 +46,10 @@ class CheckLabelIds(BaseTransform):
         self.invalid = invalid
 
     def transform(self, results: dict) -> dict:
-        label = results['gt_label']
+        label = results.get('gt_label')
+        if label is None:
+            raise KeyError("CheckLabelIds: results has no 'gt_label'; put "
+                           'LoadPairedImages before it in the pipeline')
         # Fast path: min/max is a cheap pass; the full mask only on failure.
         if label.size == 0 or (label.min() >= 0
                                and label.max() < self.num_classes):

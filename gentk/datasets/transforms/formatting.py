@@ -13,18 +13,27 @@ DEFAULT_META_KEYS = ('sample_idx', 'img_path', 'label_path', 'inst_path',
                      'flip_direction', 'crop_bbox')
 
 
+def source(results: dict, key: str) -> str:
+    """`` (from FILE)`` for errors, where the sample came from a file."""
+    path_key = {'img': 'img_path', 'gt_label': 'label_path',
+                'gt_inst': 'inst_path'}[key]
+    return f' (from {results[path_key]})' if results.get(path_key) else ''
+
+
 def id_map_tensor(results: dict, key: str) -> torch.Tensor:
     ids = np.asarray(results[key])
     if ids.ndim != 2:
-        raise ValueError(f'PackGenInputs: {key} must be an HxW map, got '
-                         f'shape {ids.shape}')
+        raise ValueError(f'PackGenInputs: {key}{source(results, key)} must '
+                         f'be an HxW map, got shape {ids.shape}')
     return torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
 
 
-def image_tensor(img: np.ndarray) -> torch.Tensor:
+def image_tensor(results: dict) -> torch.Tensor:
+    img = results['img']
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
-        raise ValueError('PackGenInputs: img must be an HxWx3 uint8 RGB '
-                         f'array, got shape {img.shape} of dtype {img.dtype}')
+        raise ValueError(f"PackGenInputs: img{source(results, 'img')} must be "
+                         'an HxWx3 uint8 RGB array, got shape '
+                         f'{img.shape} of dtype {img.dtype}')
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
 
 
@@ -56,7 +65,7 @@ class PackGenInputs(BaseTransform):
                            'LoadPairedImages in the pipeline')
         inputs = {'label': id_map_tensor(results, 'gt_label')}
         if results.get('img') is not None:
-            inputs['img'] = image_tensor(results['img'])
+            inputs['img'] = image_tensor(results)
         if results.get('gt_inst') is not None:
             inputs['inst'] = id_map_tensor(results, 'gt_inst')
         metainfo = {key: results[key] for key in self.meta_keys
