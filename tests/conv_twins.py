@@ -1,6 +1,9 @@
 """Shared by the convolution route tests: the plain ``nn.Conv2d`` (or
 ``nn.ConvTranspose2d``) twin of a ``layers.Conv2d`` (``ConvTranspose2d``)
-and a second-order gradient to compare them by."""
+and a second-order gradient to compare them by, and call counters to show
+which route's code ran."""
+from typing import Any, Callable, Dict, Tuple
+
 import torch
 from torch import nn
 
@@ -50,3 +53,21 @@ def assert_matches_twin(conv: nn.Module, x: torch.Tensor) -> None:
     exp = torch.autograd.grad(want, [x, ref.weight, ref.bias], grad)
     for g, e in zip(got, exp):
         torch.testing.assert_close(g, e, rtol=1e-4, atol=1e-4)
+
+
+def count_calls(monkeypatch, **targets: Tuple[Any, str]) -> Dict[str, int]:
+    """Wrap each function ``getattr(owner, name)`` of ``targets[key] =
+    (owner, name)`` so that it counts its calls in ``counts[key]``;
+    returns ``counts`` (all 0 to start). A route's values match the native
+    convolution's whether or not its own code ran: these counts tell."""
+    counts = dict.fromkeys(targets, 0)
+
+    def counting(key: str, function: Callable) -> Callable:
+        def wrapper(*args, **kwargs):
+            counts[key] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    for key, (owner, name) in targets.items():
+        monkeypatch.setattr(owner, name, counting(key, getattr(owner, name)))
+    return counts

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from conv_twins import assert_penalty_matches_twin, twin
+from conv_twins import assert_penalty_matches_twin, count_calls, twin
 from torch.utils.flop_counter import FlopCounterMode
 
 from gentk.models.layers import ConvNormAct, ResidualBlock
@@ -30,6 +30,17 @@ def always_matmul(monkeypatch):
     monkeypatch.setattr(matmul_conv, 'MATMUL_MIN_REDUCTION', 0)
 
 
+@pytest.fixture
+def products(monkeypatch):
+    """Counts ConvAsMatmul's matrix products: its forward's (W @ im2col(x);
+    the 'backward' route runs oneDNN's instead) and its backward's."""
+    return count_calls(
+        monkeypatch,
+        forward=(conv_products, 'conv_by_matmul'),
+        dW=(conv_products, 'conv_weight_grad_by_matmul'),
+        dX=(conv_products, 'conv_input_grad_by_matmul'))
+
+
 @pytest.mark.parametrize('batch, cin, cout, k, stride, pad, mode, bias', [
     (1, 8, 16, 3, 1, 1, 'reflect', True),
     (2, 8, 16, 3, 1, 1, 'reflect', True),
@@ -38,8 +49,8 @@ def always_matmul(monkeypatch):
     (2, 6, 5, 3, 2, 1, 'zeros', True),
     (1, 16, 8, 7, 1, 3, 'reflect', True),
 ])
-def test_matches_nn_conv2d(always_matmul, batch, cin, cout, k, stride, pad,
-                           mode, bias):
+def test_matches_nn_conv2d(always_matmul, products, batch, cin, cout, k,
+                           stride, pad, mode, bias):
     conv = Conv2d(cin, cout, k, stride=stride, padding=pad, padding_mode=mode,
                   bias=bias)
     ref = twin(conv)
@@ -53,26 +64,35 @@ def test_matches_nn_conv2d(always_matmul, batch, cin, cout, k, stride, pad,
     for got, want in zip(torch.autograd.grad(out, params, grad),
                          torch.autograd.grad(expected, ref_params, grad)):
         torch.testing.assert_close(got, want)
+    assert products == {'forward': 1, 'dW': 1, 'dX': 1}
 
 
-def test_frozen_weights_and_input_without_grad(always_matmul):
+def test_frozen_weights_and_input_without_grad(always_matmul, products):
     conv = Conv2d(4, 6, 3, padding=1).requires_grad_(False)
     x = torch.randn(1, 4, 5, 5, requires_grad=True)
     (gx,) = torch.autograd.grad(conv(x).sum(), x)
     torch.testing.assert_close(gx, torch.autograd.grad(twin(conv)(x).sum(), x)[0])
+    assert products == {'forward': 1, 'dW': 0, 'dX': 1}
     conv.requires_grad_(True)
-    conv(x.detach()).sum().backward()
-    assert conv.weight.grad is not None and conv.bias.grad is not None
+    conv(x.detach()).square().sum().backward()
+    assert products == {'forward': 2, 'dW': 1, 'dX': 1}
+    ref = twin(conv)
+    ref(x.detach()).square().sum().backward()
+    torch.testing.assert_close(conv.weight.grad, ref.weight.grad)
+    torch.testing.assert_close(conv.bias.grad, ref.bias.grad)
 
 
-def test_double_backward_matches(always_matmul):
+def test_double_backward_matches(always_matmul, products):
     """A gradient penalty differentiates the input gradient again."""
     conv = Conv2d(3, 5, 3, padding=1, padding_mode='reflect')
     x = torch.randn(2, 3, 6, 7, requires_grad=True)
     assert_penalty_matches_twin(conv, x, rtol=1e-4, atol=1e-4)
+    # The input gradient (create_graph) is the native convolution's; the
+    # penalty's gradient reaches the output too, and its backward products.
+    assert products == {'forward': 1, 'dW': 1, 'dX': 1}
 
 
-def test_flops_are_the_convolution_flops(always_matmul):
+def test_flops_are_the_convolution_flops(always_matmul, products):
     conv = Conv2d(8, 16, 3, padding=1, padding_mode='reflect')
     x = torch.randn(1, 8, 4, 6, requires_grad=True)
     counter = FlopCounterMode(display=False)
@@ -80,6 +100,7 @@ def test_flops_are_the_convolution_flops(always_matmul):
         conv(x).sum().backward()
     forward = 2 * 16 * 8 * 9 * 4 * 6
     assert counter.get_total_flops() == 3 * forward  # forward, dW, dX
+    assert products == {'forward': 1, 'dW': 1, 'dX': 1}
 
 
 def test_route_selection(monkeypatch):
@@ -110,7 +131,8 @@ def test_route_selection(monkeypatch):
 @pytest.mark.parametrize('route_ratios', [(0.0, 0.0), (float('inf'), 0.0)],
                          ids=['matmul', 'backward'])
 @pytest.mark.parametrize('batch', [1, 2])
-def test_channels_last_in_channels_last_out(monkeypatch, route_ratios, batch):
+def test_channels_last_in_channels_last_out(monkeypatch, products,
+                                            route_ratios, batch):
     """Both routes keep an NHWC input NHWC (output and input gradient) and
     an NCHW one NCHW, with the native convolution's values."""
     forward_ratio, backward_ratio = route_ratios
@@ -135,6 +157,9 @@ def test_channels_last_in_channels_last_out(monkeypatch, route_ratios, batch):
         for g, w in zip(got, want):
             torch.testing.assert_close(g, w)
         base = base.detach()
+    # two calls; the 'backward' route's forward is oneDNN's convolution
+    assert products == {'forward': 2 if forward_ratio == 0 else 0,
+                        'dW': 2, 'dX': 2}
 
 
 def test_pix2pixhd_layers_use_it_with_unchanged_parameters():
@@ -153,13 +178,14 @@ def test_pix2pixhd_layers_use_it_with_unchanged_parameters():
     assert set(dict(layer.named_parameters())) == {'conv.weight', 'conv.bias'}
 
 
-def test_residual_block_matches_native_route(monkeypatch):
+def test_residual_block_matches_native_route(monkeypatch, products):
     torch.manual_seed(0)
     block = ResidualBlock(256)
     x = torch.randn(1, 256, 4, 8, requires_grad=True)   # 256 >= 4 * 32 pixels
     assert block.body[0].conv.route(x) == 'matmul'
     out = block(x)
     grads = torch.autograd.grad(out.square().sum(), [x, *block.parameters()])
+    assert products == {'forward': 2, 'dW': 2, 'dX': 2}  # both convolutions
     monkeypatch.setattr(matmul_conv, 'MATMUL_PIXEL_RATIO', float('inf'))
     monkeypatch.setattr(matmul_conv, 'MATMUL_BACKWARD_PIXEL_RATIO',
                         float('inf'))
@@ -168,6 +194,7 @@ def test_residual_block_matches_native_route(monkeypatch):
     torch.testing.assert_close(out, native, rtol=1e-4, atol=1e-5)
     native_grads = torch.autograd.grad(native.square().sum(),
                                        [x, *block.parameters()])
+    assert products == {'forward': 2, 'dW': 2, 'dX': 2}  # none more
     # Float rounding, relative to the gradients' scale (the conv biases
     # before InstanceNorm have a true gradient of 0: both are rounding noise).
     scale = max(g.abs().max().item() for g in native_grads)

@@ -4,7 +4,8 @@ F.conv2d / nn.Conv2d."""
 import pytest
 import torch
 import torch.nn.functional as F
-from conv_twins import assert_matches_twin, assert_penalty_matches_twin, twin
+from conv_twins import (assert_matches_twin, assert_penalty_matches_twin,
+                        count_calls, twin)
 
 from gentk.models.layers import Conv2d, matmul_conv, native_convolutions
 from gentk.models.layers.taps_conv import taps_conv2d
@@ -16,6 +17,12 @@ LAYOUTS = {'nchw': torch.contiguous_format, 'nhwc': torch.channels_last}
 def small_maps_too(monkeypatch):
     """Route convolutions too small to pay to the taps too."""
     monkeypatch.setattr(matmul_conv, 'TAPS_MIN_TAP_WORK', 0)
+
+
+@pytest.fixture
+def taps_calls(monkeypatch):
+    """Counts Conv2d's calls of taps_conv2d (its 'taps' route)."""
+    return count_calls(monkeypatch, taps=(matmul_conv, 'taps_conv2d'))
 
 
 @pytest.mark.parametrize('layout', LAYOUTS)
@@ -45,16 +52,17 @@ def test_matches_conv2d_values_and_gradients(layout, batch, cin, cout, kernel,
 
 
 @pytest.mark.parametrize('mode', ['reflect', 'zeros'])
-def test_conv2d_route_matches_nn_conv2d(small_maps_too, mode):
+def test_conv2d_route_matches_nn_conv2d(small_maps_too, taps_calls, mode):
     torch.manual_seed(0)
     conv = Conv2d(8, 3, 7, padding=3, padding_mode=mode)
     x = torch.randn(1, 8, 12, 20).contiguous(
         memory_format=torch.channels_last).requires_grad_()
     assert conv.route(x) == 'taps'
     assert_matches_twin(conv, x)
+    assert taps_calls == {'taps': 1}
 
 
-def test_an_inplace_activation_may_follow(small_maps_too):
+def test_an_inplace_activation_may_follow(small_maps_too, taps_calls):
     conv = Conv2d(8, 3, 7, padding=3)
     x = torch.randn(1, 8, 10, 12, requires_grad=True)
     assert conv.route(x) == 'taps'
@@ -63,6 +71,7 @@ def test_an_inplace_activation_may_follow(small_maps_too):
     torch.testing.assert_close(out, want, rtol=1e-4, atol=1e-5)
     out.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+    assert taps_calls == {'taps': 1}
 
 
 def test_route_selection():
@@ -78,9 +87,10 @@ def test_route_selection():
         assert Conv2d(64, 3, 7, padding=3).route(x) is None
 
 
-def test_double_backward_is_exact(small_maps_too):
+def test_double_backward_is_exact(small_maps_too, taps_calls):
     torch.manual_seed(0)
     conv = Conv2d(4, 1, 4, padding=1)
     x = torch.randn(2, 4, 8, 8, requires_grad=True)
     assert conv.route(x) == 'taps'
     assert_penalty_matches_twin(conv, x, rtol=1e-4, atol=1e-4)
+    assert taps_calls == {'taps': 1}

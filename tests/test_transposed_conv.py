@@ -4,11 +4,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conv_twins import (assert_matches_twin, assert_penalty_matches_twin,
-                        twin)
+                        count_calls, twin)
 from torch.utils.flop_counter import FlopCounterMode
 
 from gentk.models.layers import (ConvNormAct, ConvTranspose2d, is_channels_last,
-                                 matmul_conv, native_convolutions)
+                                 matmul_conv, native_convolutions,
+                                 transposed_conv)
 
 
 def force_route(monkeypatch, route):
@@ -18,6 +19,18 @@ def force_route(monkeypatch, route):
     monkeypatch.setattr(matmul_conv, 'MATMUL_PIXEL_RATIO', forward_ratio)
     monkeypatch.setattr(matmul_conv, 'MATMUL_BACKWARD_PIXEL_RATIO', 0.0)
     monkeypatch.setattr(matmul_conv, 'MATMUL_MIN_REDUCTION', 0)
+
+
+@pytest.fixture
+def products(monkeypatch):
+    """Counts _TransposedConvAsMatmul's matrix products: its forward's
+    (col2im(x_rows @ W); the 'backward' route runs oneDNN's instead) and
+    its backward's."""
+    return count_calls(
+        monkeypatch,
+        forward=(transposed_conv, 'conv_input_grad_by_matmul'),
+        dW=(transposed_conv, 'conv_weight_grad_by_matmul'),
+        dX=(transposed_conv, 'conv_by_matmul'))
 
 
 @pytest.mark.parametrize('route', ['matmul', 'backward'])
@@ -30,8 +43,8 @@ def force_route(monkeypatch, route):
     (1, 5, 4, 4, 3, 2, 2, False),    # stride 3, output padding 2
 ])
 @pytest.mark.parametrize('channels_last', [False, True])
-def test_matches_nn_conv_transpose2d(monkeypatch, route, batch, cin, cout, k,
-                                     stride, pad, out_pad, bias,
+def test_matches_nn_conv_transpose2d(monkeypatch, products, route, batch, cin,
+                                     cout, k, stride, pad, out_pad, bias,
                                      channels_last):
     force_route(monkeypatch, route)
     conv = ConvTranspose2d(cin, cout, k, stride=stride, padding=pad,
@@ -51,13 +64,14 @@ def test_matches_nn_conv_transpose2d(monkeypatch, route, batch, cin, cout, k,
     got = torch.autograd.grad(out, params, grad)
     for g, e in zip(got, torch.autograd.grad(expected, ref_params, grad)):
         torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-5)
+    assert products == {'forward': int(route == 'matmul'), 'dW': 1, 'dX': 1}
     # Output and input gradient keep the input's layout.
     if route == 'matmul':
         assert is_channels_last(out) == channels_last
     assert is_channels_last(got[0]) == channels_last
 
 
-def test_output_size_argument(monkeypatch):
+def test_output_size_argument(monkeypatch, products):
     """``output_size`` picks the output padding, as nn.ConvTranspose2d's."""
     force_route(monkeypatch, 'matmul')
     conv = ConvTranspose2d(4, 3, 3, stride=2, padding=1)
@@ -66,9 +80,10 @@ def test_output_size_argument(monkeypatch):
     assert out.shape == (1, 3, 10, 12)
     torch.testing.assert_close(out, twin(conv)(x, output_size=[10, 12]),
                                rtol=1e-5, atol=1e-5)
+    assert products == {'forward': 1, 'dW': 0, 'dX': 0}
 
 
-def test_frozen_weights_and_input_without_grad(monkeypatch):
+def test_frozen_weights_and_input_without_grad(monkeypatch, products):
     force_route(monkeypatch, 'matmul')
     conv = ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)
     conv.requires_grad_(False)
@@ -76,8 +91,10 @@ def test_frozen_weights_and_input_without_grad(monkeypatch):
     (gx,) = torch.autograd.grad(conv(x).square().sum(), x)
     want, = torch.autograd.grad(twin(conv)(x).square().sum(), x)
     torch.testing.assert_close(gx, want, rtol=1e-5, atol=1e-5)
+    assert products == {'forward': 1, 'dW': 0, 'dX': 1}
     conv.requires_grad_(True)
     conv(x.detach()).square().sum().backward()
+    assert products == {'forward': 2, 'dW': 1, 'dX': 1}
     ref = twin(conv)
     ref(x.detach()).square().sum().backward()
     torch.testing.assert_close(conv.weight.grad, ref.weight.grad,
@@ -86,7 +103,7 @@ def test_frozen_weights_and_input_without_grad(monkeypatch):
                                rtol=1e-5, atol=1e-5)
 
 
-def test_in_place_activation_after_it(monkeypatch):
+def test_in_place_activation_after_it(monkeypatch, products):
     """ConvNormAct's in-place ReLU follows the transposed convolution."""
     force_route(monkeypatch, 'matmul')
     block = ConvNormAct(6, 4, 3, stride=2, padding=1, output_padding=1,
@@ -97,17 +114,21 @@ def test_in_place_activation_after_it(monkeypatch):
     assert out.shape == (1, 4, 8, 10) and out.min() >= 0
     out.sum().backward()
     assert x.grad is not None
+    assert products == {'forward': 1, 'dW': 1, 'dX': 1}
 
 
-def test_double_backward_matches(monkeypatch):
+def test_double_backward_matches(monkeypatch, products):
     """A gradient penalty differentiates the input gradient again."""
     force_route(monkeypatch, 'matmul')
     conv = ConvTranspose2d(3, 5, 3, stride=2, padding=1, output_padding=1)
     x = torch.randn(2, 3, 4, 5, requires_grad=True)
     assert_penalty_matches_twin(conv, x, rtol=1e-4, atol=1e-4)
+    # The input gradient (create_graph) is the native convolution's; the
+    # penalty's gradient reaches the output too, and its backward products.
+    assert products == {'forward': 1, 'dW': 1, 'dX': 1}
 
 
-def test_flops_are_the_transposed_convolution_flops(monkeypatch):
+def test_flops_are_the_transposed_convolution_flops(monkeypatch, products):
     force_route(monkeypatch, 'matmul')
     conv = ConvTranspose2d(8, 6, 3, stride=2, padding=1, output_padding=1)
     x = torch.randn(1, 8, 4, 5, requires_grad=True)
@@ -123,6 +144,7 @@ def test_flops_are_the_transposed_convolution_flops(monkeypatch):
         counts.append(counter.get_total_flops())
     forward = 2 * 8 * 6 * 9 * 4 * 5  # every input pixel meets the kernel
     assert counts == [3 * forward, 3 * forward]  # forward, dW, dX
+    assert products == {'forward': 1, 'dW': 1, 'dX': 1}  # the second pass
 
 
 def test_route_selection():
