@@ -13,7 +13,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def train_two_processes(tmp_path, pix2pix=False):
+def train_two_processes(tmp_path, pix2pix=False, *options):
     """Rank 0's and rank 1's weights and buffers after a 4-iteration
     2-process run, and its work dir."""
     config = write_tiny_config(tmp_path, max_iters=4, checkpoint_interval=4,
@@ -21,7 +21,7 @@ def train_two_processes(tmp_path, pix2pix=False):
                                pix2pix=pix2pix)
     work_dir = tmp_path / 'work'
     run_tool(None, command=['bash', 'tools/dist_train.sh', config, '2',
-                            '--work-dir', str(work_dir)],
+                            '--work-dir', str(work_dir), *options],
              env={'PORT': str(free_port())}, timeout=400)
     rank0 = torch.load(work_dir / 'rank0.pth', weights_only=True)
     rank1 = torch.load(work_dir / 'rank1.pth', weights_only=True)
@@ -42,6 +42,14 @@ def test_two_process_training_keeps_ranks_identical(tmp_path):
     ckpt = torch.load(work_dir / 'iter_4.pth', weights_only=True)
     assert torch.equal(ckpt['state_dict']['generator.stem.conv.weight'],
                        rank0['generator.stem.conv.weight'])
+    # Resumed by two processes, both ranks start from the checkpoint's
+    # weights (the wrapped networks' keys must meet the file's).
+    train_two_processes(tmp_path, False, '--resume',
+                        '--cfg-options', 'train_cfg.max_iters=5')
+    for rank in (0, 1):
+        start = torch.load(work_dir / f'rank{rank}_start.pth', weights_only=True)
+        for key, value in ckpt['state_dict'].items():
+            assert torch.equal(start[key], value), (rank, key)
 
 
 def test_batch_norm_statistics_end_the_same_on_every_rank(tmp_path):

@@ -135,7 +135,7 @@ def check_generator_weights(model: torch.nn.Module, checkpoint: dict,
     keys = set(_revised_keys(checkpoint.get('state_dict', checkpoint),
                              revise_keys))
     missing = weights_needed_to_generate(
-        k for k in model.state_dict() if k not in keys)
+        k for k in bare_state_dict(model) if k not in keys)
     if missing:
         raise KeyError(
             f'{filename!r} lacks {len(missing)} weights this model needs to '
@@ -164,7 +164,7 @@ def check_training_checkpoint(model: torch.nn.Module, checkpoint: dict,
             'state_dict): --resume continues a run from a checkpoint it '
             'wrote; to start from weights, set load_from instead')
     state = _revised_keys(checkpoint['state_dict'], revise_keys)
-    own = model.state_dict()
+    own = bare_state_dict(model)
     problems = [f'missing {k}' for k in own if k not in state]
     problems += [f'unexpected {k}' for k in state if k not in own]
     problems += [f'{k}: {tuple(state[k].shape)} in the file, '
@@ -250,8 +250,8 @@ class GenRunner(Runner):
             checkpoint = load_weights(filename, map_location, what='load_from')
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
-        revise_keys = list(revise_keys) + [
-            (rf'^{re.escape(p)}\.', f'{p}.module.') for p in wrapped_prefixes(model)]
+        # Checkpoints hold bare names (no '.module' of wrapped submodules),
+        # and mmengine's loader looks through the wrappers: no renaming.
         if self._resuming:
             check_training_checkpoint(model, checkpoint, revise_keys, filename)
         elif self.cfg.get('require_generator_weights'):
