@@ -31,6 +31,7 @@ from mmengine.utils import apply_to
 
 from gentk.engine.hooks.broadcast_buffers_hook import BroadcastBuffersHook
 from gentk.engine.hooks.random_state_hook import RandomStateHook
+from gentk.engine.schedule_check import unfinished_schedules
 from gentk.registry import RUNNERS
 from gentk.utils import (atomic_save, load_trusted_checkpoint, load_weights,
                          weights_needed_to_generate)
@@ -195,6 +196,14 @@ class GenRunner(Runner):
         for hook_type in (RandomStateHook, BroadcastBuffersHook):
             if not any(isinstance(h, hook_type) for h in self.hooks):
                 self.register_hook(hook_type())
+
+    def build_param_scheduler(self, scheduler):
+        schedulers = super().build_param_scheduler(scheduler)
+        # Called by train(), once the loop (and so the run's length) exists.
+        for message in unfinished_schedules(schedulers, self.max_iters,
+                                            self.max_epochs):
+            self.logger.warning(message)
+        return schedulers
 
     def setup_env(self, env_cfg: dict) -> None:
         # mmengine's pytorch-launcher setup calls torch.cuda.set_device even
