@@ -106,3 +106,27 @@ def test_train_names_a_missing_data_root_without_a_traceback(tmp_path):
     assert proc.returncode == EXIT_BAD_INPUT, proc.stderr[-3000:]
     assert 'Traceback' not in proc.stderr, proc.stderr[-3000:]
     assert f'error: Cityscapes data_root not found: {missing}' in proc.stderr
+
+
+def test_a_config_key_the_class_does_not_take_is_an_input_error():
+    """A typo in a nested key (``model.generator.num_block``) fails where
+    mmengine's builder calls the class: the tool names class and key."""
+    from mmengine.registry import DefaultScope
+
+    import gentk.models  # noqa: F401
+    from gentk.registry import MODELS
+    with DefaultScope.overwrite_default_scope('gentk'):
+        with pytest.raises(TypeError) as info:
+            MODELS.build(dict(type='GlobalGenerator', in_channels=4, num_block=4))
+        with pytest.raises(TypeError) as missing:
+            MODELS.build(dict(type='PerceptualLoss'))
+    assert input_error_message(info.value) == (
+        "GlobalGenerator.__init__() got an unexpected keyword argument "
+        "'num_block': check the GlobalGenerator entry of the config and "
+        "--cfg-options")
+    assert input_error_message(missing.value).startswith(
+        'PerceptualLoss.__init__() missing 1 required positional argument')
+    # The same error raised outside a builder is not taken for a config's.
+    with pytest.raises(TypeError) as direct:
+        torch.nn.Linear(2, 2, num_block=4)
+    assert input_error_message(direct.value) is None

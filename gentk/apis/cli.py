@@ -2,7 +2,9 @@
 
 gentk's own checks (a missing data root, a mistyped config key, a label id
 out of range, a checkpoint without generator weights) raise errors whose
-message says what is wrong and what was expected. Raised from inside
+message says what is wrong and what was expected; so does a config key
+that the class it configures does not take (caught where mmengine's
+builder calls the class). Raised from inside
 mmengine's runner, that message ends a traceback of a few hundred lines.
 ``run_tool`` prints it alone, as ``error: ...`` on stderr with exit status
 2, when the error was raised by gentk's own code (in this process or in a
@@ -12,6 +14,7 @@ traceback of every error.
 """
 import os
 import os.path as osp
+import re
 import sys
 from typing import Callable, Optional, Tuple
 
@@ -23,6 +26,11 @@ _GENTK_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
 _OWN_DIRS = (_GENTK_DIR + os.sep,
              osp.join(osp.dirname(_GENTK_DIR), 'tools') + os.sep)
 EXIT_BAD_INPUT = 2
+# mmengine's builders call a registered class with the config's keys: a key
+# the class does not take (a typo in a config or --cfg-options) fails there.
+_BUILDER = osp.join('mmengine', 'registry', 'build_functions.py')
+_BAD_CONFIG_KEYS = re.compile(r'^(\w+)\.__init__\(\) (got an unexpected keyword '
+                              r'argument|missing \d+ required)')
 
 
 def _is_own(path: str) -> bool:
@@ -68,6 +76,18 @@ def _worker_error(exc: BaseException) -> Optional[Tuple[str, str]]:
     return None
 
 
+def config_key_error(exc: BaseException) -> Optional[str]:
+    """The message for a config key that the class it builds does not take
+    (or a required one it lacks), else None."""
+    path, message = _raising_file(exc), error_message(exc)
+    match = _BAD_CONFIG_KEYS.match(message)
+    if not (isinstance(exc, TypeError) and match and path
+            and path.endswith(_BUILDER)):
+        return None
+    return (f'{message}: check the {match.group(1)} entry of the config '
+            'and --cfg-options')
+
+
 def input_error_message(exc: BaseException) -> Optional[str]:
     """The message to end a tool with if ``exc`` is an input error raised
     by gentk's own code, else None. Looks through the errors ``exc`` was
@@ -78,6 +98,9 @@ def input_error_message(exc: BaseException) -> Optional[str]:
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, INPUT_ERRORS):
+            config_error = config_key_error(exc)
+            if config_error is not None:
+                return config_error
             worker = _worker_error(exc)
             if worker is not None and _is_own(worker[0]):
                 return worker[1]
