@@ -103,6 +103,16 @@ def test_spatial_consistency_reports_accuracy_ceiling_floor(segmenter_files):
     assert scores['spatial/floor'] < scores['spatial/ceiling']
 
 
+def test_labels_outside_the_scored_classes_are_an_error(segmenter_files):
+    """Cityscapes label ids scored as 19 train ids without the mapping
+    would leave most pixels out of the score, silently."""
+    metric = SpatialConsistencyAccuracy(*segmenter_files, num_classes=3)
+    label = torch.tensor([[0, 2, 255, 7, 26]])
+    with pytest.raises(ValueError, match=r'label ids \[7, 26\] are not among '
+                       r'the num_classes=3 .*label_ids_to_train_ids=True'):
+        metric.labels_for_scoring(label)
+
+
 def test_missing_segmenter_weights_are_a_clear_error(tmp_path, segmenter_files):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         GeneratedSegmentationScores(segmenter_files[0], str(tmp_path / 'nope.pth'))

@@ -137,11 +137,24 @@ class GeneratedSegmentationScores(BaseMetric):
     # ------------------------------------------------------------- streaming
     def labels_for_scoring(self, label: torch.Tensor) -> torch.Tensor:
         label = label.long()
-        if self.lut is None:
-            return label
-        in_range = (label >= 0) & (label < len(self.lut))
-        return torch.where(in_range, self.lut.to(label.device)[label.clamp(0, 255)],
-                           torch.full_like(label, self.ignore_index))
+        if self.lut is not None:
+            in_range = (label >= 0) & (label < len(self.lut))
+            label = torch.where(in_range,
+                                self.lut.to(label.device)[label.clamp(0, 255)],
+                                torch.full_like(label, self.ignore_index))
+        # Ids outside the classes would be left out silently: with
+        # Cityscapes label ids (0..33) scored as 19 train ids, most pixels.
+        outside = ((label < 0) | (label >= self.num_classes)) \
+            & (label != self.ignore_index)
+        if outside.any():
+            ids = torch.unique(label[outside])[:8].tolist()
+            hint = (' Cityscapes label ids need label_ids_to_train_ids=True.'
+                    if self.lut is None else '')
+            raise ValueError(
+                f'{type(self).__name__}: label ids {ids} are not among the '
+                f'num_classes={self.num_classes} classes scored (ignore index '
+                f'{self.ignore_index}).' + hint)
+        return label
 
     @torch.no_grad()
     def segment(self, img: torch.Tensor, size) -> torch.Tensor:
