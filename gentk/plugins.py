@@ -17,10 +17,19 @@ ENTRY_POINT_GROUP = 'gentk.plugins'
 _loaded: List[str] = []
 
 
+def entry_points(group: str) -> list:
+    """The installed entry points of ``group`` (``entry_points(group=...)``
+    needs Python 3.10; 3.9 returns a dict of groups)."""
+    found = metadata.entry_points()
+    if hasattr(found, 'select'):
+        return list(found.select(group=group))
+    return list(found.get(group, ()))
+
+
 def load_plugins() -> List[str]:
     """Import every installed ``gentk.plugins`` entry point once; returns the
     names loaded. A plugin that fails to import is an error naming it."""
-    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for entry_point in entry_points(ENTRY_POINT_GROUP):
         if entry_point.name in _loaded:
             continue
         try:

@@ -86,7 +86,7 @@ def plugin_installed_here():
     """Whether this environment already has the plugin's entry point (then
     the 'no entry point' runs cannot be made)."""
     return any(ep.name == 'example_plugin' for ep in
-               metadata.entry_points(group=plugins.ENTRY_POINT_GROUP))
+               plugins.entry_points(plugins.ENTRY_POINT_GROUP))
 
 
 @pytest.fixture(scope='module')
@@ -144,12 +144,24 @@ def test_load_plugins_names_the_failing_plugin(monkeypatch):
             raise RuntimeError('boom while importing broken_module')
 
     monkeypatch.setattr(plugins, '_loaded', [])
-    monkeypatch.setattr(plugins.metadata, 'entry_points',
+    monkeypatch.setattr(plugins, 'entry_points',
                         lambda group: [BrokenEntryPoint()])
     with pytest.raises(ImportError, match='broken_plugin') as info:
         plugins.load_plugins()
     assert 'boom while importing broken_module' in str(info.value)
     assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_entry_points_on_old_and_new_importlib(monkeypatch):
+    """Python 3.10+ selects a group; 3.9 returns a dict of groups."""
+    point = metadata.EntryPoint('p', 'm', plugins.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(plugins.metadata, 'entry_points',
+                        lambda: {plugins.ENTRY_POINT_GROUP: (point,)})
+    assert plugins.entry_points(plugins.ENTRY_POINT_GROUP) == [point]
+    assert plugins.entry_points('other') == []
+    monkeypatch.setattr(plugins.metadata, 'entry_points',
+                        lambda: metadata.EntryPoints([point]))
+    assert plugins.entry_points(plugins.ENTRY_POINT_GROUP) == [point]
 
 
 def test_load_plugins_loads_each_once(monkeypatch):
@@ -162,7 +174,7 @@ def test_load_plugins_loads_each_once(monkeypatch):
             loads.append(self.name)
 
     monkeypatch.setattr(plugins, '_loaded', [])
-    monkeypatch.setattr(plugins.metadata, 'entry_points',
+    monkeypatch.setattr(plugins, 'entry_points',
                         lambda group: [GoodEntryPoint()])
     assert plugins.load_plugins() == ['good_plugin']
     assert plugins.load_plugins() == ['good_plugin']
