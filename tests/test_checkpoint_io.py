@@ -1,6 +1,7 @@
 """Checkpoint writing is atomic; user files load weights-only; gentk's own
 checkpoints open weights-only too and resume through the trusted loader."""
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -9,7 +10,8 @@ from mmengine.logging import HistoryBuffer, MessageHub
 
 from gentk.engine.runner import (find_resumable_checkpoint, load_resume_checkpoint,
                                  message_hub_from_plain, message_hub_to_plain)
-from gentk.utils import atomic_save, load_trusted_checkpoint, load_weights
+from gentk.utils import (atomic_save, atomic_write_text, load_trusted_checkpoint,
+                         load_weights)
 
 
 class NotAWeight:
@@ -30,6 +32,20 @@ def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch
     monkeypatch.undo()
     assert torch.equal(load_weights(path)['w'], torch.ones(3))
     assert os.listdir(tmp_path) == ['ckpt.pth'], 'temporary file left behind'
+
+
+def test_atomic_files_get_the_umasks_permissions(tmp_path):
+    """Checkpoints are as readable as any file the user writes (mkstemp
+    alone would make them 0600)."""
+    old = os.umask(0o022)
+    try:
+        atomic_save({'a': torch.zeros(1)}, str(tmp_path / 'x.pth'))
+        os.umask(0o027)
+        atomic_write_text('x', str(tmp_path / 'y.txt'))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / 'x.pth').st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(tmp_path / 'y.txt').st_mode) == 0o640
 
 
 def test_user_weights_refuse_pickled_objects(tmp_path):

@@ -60,6 +60,14 @@ def load_trusted_checkpoint(path: str, map_location: Any = 'cpu') -> Any:
 TEMP_PREFIX = '.tmp-'
 
 
+def new_file_mode() -> int:
+    """The permissions ``open(path, 'w')`` would give a new file (0o666
+    less the umask): mkstemp makes its files private (0o600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextmanager
 def atomic_open(path: str, mode: str = 'wb', suffix: str = ''
                 ) -> Iterator[IO]:
@@ -74,6 +82,7 @@ def atomic_open(path: str, mode: str = 'wb', suffix: str = ''
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=folder)
     try:
+        os.chmod(tmp, new_file_mode())  # readable like any file written here
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
