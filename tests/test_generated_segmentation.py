@@ -114,7 +114,8 @@ def test_labels_outside_the_scored_classes_are_an_error(segmenter_files):
 
 
 def test_missing_segmenter_weights_are_a_clear_error(tmp_path, segmenter_files):
-    with pytest.raises(FileNotFoundError, match='nope.pth'):
+    with pytest.raises(FileNotFoundError,
+                       match="segmenter weights not found: '.*nope.pth'"):
         GeneratedSegmentationScores(segmenter_files[0], str(tmp_path / 'nope.pth'))
 
 

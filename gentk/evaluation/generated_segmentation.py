@@ -73,6 +73,11 @@ class GeneratedSegmentationScores(BaseMetric):
         from gentk.apis import init_model   # avoids an import cycle
         if device is None:
             device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        if not osp.isfile(segmentor_weights):
+            raise FileNotFoundError(
+                f'segmenter weights not found: {segmentor_weights!r} '
+                '(segmentor_weights; tools/test.py --segmentor CONFIG '
+                'CHECKPOINT). gentk never downloads weights.')
         self.segmentor = init_model(segmentor_config, segmentor_weights,
                                     device=device)
         self._check_classes(segmentor_config, num_classes,

@@ -150,7 +150,8 @@ class Pix2PixHD(BaseGAN):
         """Initialise the local enhancer's global generator from a trained
         global-generator checkpoint (its output head is not used) and, with
         ``discriminators``, the discriminator scales it has."""
-        checkpoint = load_weights(path, what='global generator')
+        checkpoint = load_weights(
+            path, what='global generator (model.global_generator_weights)')
         state = state_dict_from(checkpoint, prefix='generator.')
         state = {k: v for k, v in state.items() if not k.startswith('head.')}
         bare(self.generator).global_generator.load_state_dict(state, strict=True)
