@@ -1,6 +1,7 @@
 """Sample grids, the progress bar and the TensorBoard backend in a real run."""
 import glob
 import io
+import os
 
 import cv2
 import torch
@@ -74,6 +75,28 @@ def test_sample_grid_tiles_are_label_generated_real(tmp_path):
         assert (grid[2:2 + H, x:x + W] == tile).all(), f'tile {k}'
     assert (images[0] == grid).all()
     assert tuple(grid[2, 2]) == (128, 64, 128)   # label 0's colour, as RGB
+
+
+def test_sample_grids_are_logged_at_the_iteration_they_follow(tmp_path):
+    """During training runner.iter is the running iteration's index (the
+    grid after it is step iter + 1); after training it is the count."""
+    import types
+
+    from gentk.engine.hooks.sample_grid_hook import SampleGridHook
+    from test_pix2pixhd import scene, tiny_model
+    hook = SampleGridHook(num_samples=1, interval=5)
+    hook.batch, hook.palette = scene(), [(0, 0, 0)] * 4
+    steps = []
+    runner = types.SimpleNamespace(
+        model=tiny_model(), work_dir=str(tmp_path), iter=4,
+        visualizer=types.SimpleNamespace(
+            add_image=lambda name, image, step: steps.append(step)))
+    hook.after_train_iter(runner, 4)   # the 5th iteration
+    runner.iter = 20                   # 20 iterations done
+    hook.after_train(runner)
+    assert steps == [5, 20]
+    assert sorted(os.listdir(tmp_path / 'samples')) == ['final.png',
+                                                        'iter_000005.png']
 
 
 def test_uint8_images_round_to_the_nearest_level():

@@ -15,7 +15,7 @@ from gentk.apis import generate, init_model
 from gentk.datasets.transforms.loading import read_id_map
 from gentk.registry import DATASETS
 from gentk.utils import to_uint8_image
-from tiny_config import run_tool, write_tiny_config
+from tiny_config import REPO, run_tool, write_tiny_config
 
 
 def assert_input_error(proc, *fragments):
@@ -173,3 +173,17 @@ def test_generate_names_what_is_missing_or_wrong(trained, label_maps, tmp_path):
                      '--instances', str(bad / inst), '--clusters', str(clusters),
                      '--out', str(tmp_path / 'b')], check=False)
     assert_input_error(proc, f'{bad / name}: ', '250')
+
+
+def test_metrics_json_writes_missing_scores_as_null():
+    """JSON has no NaN: the IoU of a class absent from labels and
+    predictions is written as null, and the file stays standard JSON."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'test_tool', os.path.join(REPO, 'tools', 'test.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    result = {'metrics': {'IoU.a': float('nan'), 'mIoU': 0.5},
+              'rows': [1.0, float('nan')]}
+    assert json.dumps(tool.nan_to_none(result), allow_nan=False) == (
+        '{"metrics": {"IoU.a": null, "mIoU": 0.5}, "rows": [1.0, null]}')

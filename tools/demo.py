@@ -25,7 +25,8 @@ CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0].replace('\n', ' '))
     parser.add_argument('--iters', type=int, default=1500,
                         help='training iterations (the learning rate decays '
                         'linearly over the second half)')

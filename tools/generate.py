@@ -137,7 +137,8 @@ def main(argv=None):
             path = osp.join(args.out, f'{name}{suffix}.png')
             write_png(path, to_uint8_image(fake[0]))
             written.append(path)
-    print(f'wrote {len(written)} images to {args.out}')
+    print(f"wrote {len(written)} image{'s' if len(written) != 1 else ''} "
+          f'to {args.out}')
     return written
 
 

@@ -15,6 +15,7 @@ if __name__ == '__main__':
 
 import argparse
 import json
+import math
 import os
 import os.path as osp
 
@@ -80,6 +81,17 @@ def metric_table(metrics: dict, title: str) -> Table:
     return table
 
 
+def nan_to_none(value):
+    """``value`` with every float NaN (in dicts and lists) as None."""
+    if isinstance(value, dict):
+        return {k: nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [nan_to_none(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
 def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
@@ -114,7 +126,9 @@ def main(argv=None):
     out = args.out or osp.join(cfg.work_dir, 'test_metrics.json')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     with open(out, 'w') as f:
-        json.dump(result, f, indent=2)
+        # Scores that do not exist (the IoU of a class absent from labels
+        # and predictions) are NaN: null in JSON, which has no NaN.
+        json.dump(nan_to_none(result), f, indent=2, allow_nan=False)
     print(f'metrics written to {out}')
     return metrics
 

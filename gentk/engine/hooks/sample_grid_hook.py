@@ -1,7 +1,7 @@
 """Sample grids (label | generated | real) written as PNG during training."""
 import os
 import os.path as osp
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -69,15 +69,20 @@ class SampleGridHook(Hook):
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
         if self.every_n_train_iters(runner, self.interval):
-            self.write_grid(runner, f'iter_{runner.iter + 1:06d}.png')
+            # runner.iter counts finished iterations from the next one on.
+            self.write_grid(runner, f'iter_{runner.iter + 1:06d}.png',
+                            step=runner.iter + 1)
 
     @master_only
     def after_train(self, runner) -> None:
         if self.batch is not None:
-            self.write_grid(runner, 'final.png')
+            self.write_grid(runner, 'final.png', step=runner.iter)
 
     @torch.no_grad()
-    def write_grid(self, runner, filename: str) -> str:
+    def write_grid(self, runner, filename: str,
+                   step: Optional[int] = None) -> str:
+        """Render the inputs to ``filename``; the visualiser logs the grid
+        at ``step`` (default: the iterations finished)."""
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         was_training = model.training
         model.eval()
@@ -93,7 +98,8 @@ class SampleGridHook(Hook):
         os.makedirs(folder, exist_ok=True)
         path = osp.join(folder, filename)
         write_png(path, grid)
-        runner.visualizer.add_image('samples', grid, step=runner.iter + 1)
+        runner.visualizer.add_image(
+            'samples', grid, step=runner.iter if step is None else step)
         self.written.append(path)
         return path
 
