@@ -324,6 +324,28 @@ def test_ema_generator_samples():
     assert model.sampling_generator is model.generator_ema.module
 
 
+def test_ema_samples_follow_the_average_through_cached_kernels(monkeypatch):
+    """The average moves through ``.data``, which leaves the weights'
+    versions alone: the Winograd transforms its frozen layers keep between
+    calls must be dropped, or sampling uses the first step's average."""
+    from gentk.models.layers import matmul_conv, native_convolutions
+    monkeypatch.setattr(matmul_conv, 'WINOGRAD_MIN_CHANNELS', 16)
+    monkeypatch.setattr(matmul_conv, 'WINOGRAD_MIN_TILES', 1)
+    model, data = tiny_model(ema_momentum=0.5), scene()
+    ow = optim_wrappers(model)
+    inputs = model.data_preprocessor(data, False)['inputs']
+    for _ in range(2):
+        model.train_step(data, ow)
+        model.sample(inputs)
+        # the residual block's transformed kernels are kept between calls
+        assert any('_winograd_cache' in layer.__dict__
+                   for layer in model.generator_ema.modules())
+    with native_convolutions():
+        expected = model.sample(inputs)
+    torch.testing.assert_close(model.sample(inputs), expected,
+                               rtol=1e-4, atol=1e-5)
+
+
 def pix2pix_model(num_downs=4, **overrides):
     with DefaultScope.overwrite_default_scope('gentk'):
         return MODELS.build(dict(

@@ -33,6 +33,7 @@ from mmengine.model import BaseModel, ExponentialMovingAverage, is_model_wrapper
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import nn
 
+from gentk.models.layers import forget_cached_kernels
 from gentk.registry import MODELS
 from gentk.structures import GenDataSample
 
@@ -178,6 +179,8 @@ class BaseGAN(BaseModel):
                 inputs, state, optim_wrapper['generator']))
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(bare(self.generator))
+            # The average moves through `.data`, unseen by the kernel caches.
+            forget_cached_kernels(self.generator_ema)
         self.num_iters += 1
         return log_vars
 

@@ -102,6 +102,16 @@ class native_convolutions:
         _FAST_ROUTES.pop()
 
 
+def forget_cached_kernels(module: nn.Module) -> None:
+    """Drop the Winograd kernel transforms that ``module``'s ``Conv2d``
+    layers keep between calls. Call it after changing their weights in
+    place through ``.data`` (as mmengine's ``ExponentialMovingAverage`` and
+    ``EMAHook`` do): such changes leave the weight's version as it was,
+    and the version is how a cached transform knows it is still valid."""
+    for layer in module.modules():
+        layer.__dict__.pop('_winograd_cache', None)
+
+
 def _autocast_on() -> bool:
     try:
         return torch.is_autocast_enabled('cpu')
@@ -204,8 +214,9 @@ class Conv2d(nn.Conv2d):
 
     def _kernel_tiles(self, weight: Tensor) -> Optional[Tensor]:
         """The Winograd transform of ``weight``, kept between calls while
-        the weight is unchanged (same storage, same version); None where
-        the call computes its own."""
+        the weight is unchanged (same storage, same version: in-place
+        changes through ``.data`` need ``forget_cached_kernels``); None
+        where the call computes its own."""
         if not self._caches_kernel_tiles():
             return None
         try:
