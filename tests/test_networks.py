@@ -183,12 +183,28 @@ def test_nlayer_discriminator_features(padding):
     torch.manual_seed(0)
     model = NLayerDiscriminator(5, base_channels=4, num_layers=3,
                                 max_channels=16, padding=padding)
-    outputs = model(torch.randn(2, 5, 64, 48))
+    scales = model(torch.randn(2, 5, 64, 48))
+    assert len(scales) == 1   # one scale, as the losses read it
+    outputs = scales[0]
     assert len(outputs) == 5
     assert [o.size(1) for o in outputs] == [4, 8, 16, 16, 1]
     heights = _patch_sizes(64, 3, 4, padding)
     widths = _patch_sizes(48, 3, 4, padding)
     assert [tuple(o.shape[-2:]) for o in outputs] == list(zip(heights, widths))
+
+
+def test_single_patch_discriminator_feeds_the_losses_its_prediction():
+    """Used on its own (pix2pix's PatchGAN), the GAN loss sees its
+    prediction map alone, not its features."""
+    import torch.nn.functional as F
+
+    from gentk.models.losses import GANLoss
+    model = NLayerDiscriminator(5, base_channels=4, num_layers=2)
+    out = model(torch.randn(2, 5, 32, 32))
+    pred = out[0][-1]
+    expected = F.binary_cross_entropy_with_logits(pred, torch.ones_like(pred))
+    got = GANLoss('vanilla')(out, True)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
 def test_discriminator_instance_norm_has_no_parameters():
@@ -219,6 +235,6 @@ def test_multiscale_discriminator_scales():
                                               count_include_pad=False)
         assert pooled.shape[-2:] == (64 >> scale, 96 >> scale)
         torch.testing.assert_close(per_scale[-1],
-                                   model.discriminators[scale](pooled)[-1])
+                                   model.discriminators[scale](pooled)[0][-1])
     sum(o[-1].mean() for o in outputs).backward()
     assert all(d.classifier.weight.grad is not None for d in model.discriminators)

@@ -59,5 +59,5 @@ class MultiScaleDiscriminator(BaseModule):
         for scale, discriminator in enumerate(self.discriminators):
             if scale > 0:
                 x = self.downsample(x)
-            outputs.append(discriminator(x))
+            outputs.extend(discriminator(x))   # its one scale
         return outputs

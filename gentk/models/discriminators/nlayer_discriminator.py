@@ -60,13 +60,16 @@ class NLayerDiscriminator(BaseModule):
                                     padding=padding)
         init_normal_(self)
 
-    def forward(self, x: Tensor) -> List[Tensor]:
-        """Return every block's output then the prediction map (logits,
-        ``[B, 1, h, w]``), ``num_layers + 2`` tensors in all, so feature
-        matching can tap all but the last."""
+    def forward(self, x: Tensor) -> List[List[Tensor]]:
+        """Return one scale's outputs, ``[[block_1, ..., prediction]]``:
+        every block's output then the prediction map (logits, ``[B, 1, h,
+        w]``), ``num_layers + 2`` tensors, so feature matching can tap all
+        but the last. The outer list is the one-scale layout every loss
+        reads (``losses/discriminator_outputs.py``): a flat list would be
+        taken for one prediction per scale."""
         outputs = []
         for block in self.blocks:
             x = block(x)
             outputs.append(x)
         outputs.append(self.classifier(x))
-        return outputs
+        return [outputs]
