@@ -85,6 +85,18 @@ def test_sample_fills_each_instance_with_a_centre_of_its_class(tmp_path):
         assert any(torch.equal(vector, c) for c in bank.centers[26])
 
 
+def test_sample_keeps_negative_ids_and_images_apart():
+    """-1 ("no instance", e.g. crop padding) is a class of its own, in
+    every image of a batch."""
+    bank = InstanceFeatureBank({-1: torch.tensor([[-9.0]]),
+                                5: torch.tensor([[5.0]]),
+                                26: torch.tensor([[26.0]])})
+    one = bank.sample(torch.tensor([[[-1, 7, 26001]]]))
+    assert one.flatten().tolist() == [-9.0, 0.0, 26.0]
+    batch = bank.sample(torch.tensor([[[5, 5]], [[-1, 0]]]))
+    assert batch.flatten().tolist() == [5.0, 5.0, -9.0, 0.0]
+
+
 def test_load_rejects_other_files(tmp_path):
     path = str(tmp_path / 'weights.pth')
     torch.save({'state_dict': {}}, path)

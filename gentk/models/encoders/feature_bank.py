@@ -15,7 +15,7 @@ import torch
 from scipy.cluster.vq import kmeans2
 
 from gentk.utils import atomic_save, load_weights
-from ..layers import instance_means
+from ..layers import instance_groups, instance_means
 
 MIN_AREA = 1 / 64  # fraction of the image an instance must exceed
 
@@ -100,11 +100,9 @@ class InstanceFeatureBank:
         """A feature map [B,C,H,W]: each instance of ``inst`` [B,H,W] filled
         with a random centre of its class; classes without centres get 0."""
         b, h, w = inst.shape
-        ids = inst.reshape(b, -1).cpu()
-        offset = torch.arange(b)[:, None] * (int(ids.max()) + 1)
-        keys, inverse = torch.unique(ids + offset, return_inverse=True)
-        classes = instance_classes(keys % (int(ids.max()) + 1))
-        vectors = torch.zeros(len(keys), self.channels)
+        ids, inverse = instance_groups(inst.cpu())
+        classes = instance_classes(ids)
+        vectors = torch.zeros(len(ids), self.channels)
         # A loop over the classes present (a few dozen at most), not pixels.
         for cls_id in classes.unique().tolist():
             bank = self.centers.get(cls_id)

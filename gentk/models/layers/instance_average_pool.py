@@ -5,6 +5,26 @@ import torch
 from torch import Tensor
 
 
+def instance_groups(inst: Tensor) -> Tuple[Tensor, Tensor]:
+    """Group the pixels of ``inst`` ``[B, H, W]`` by instance, per image
+    (the same id in two images is two instances; negative ids, e.g. -1 for
+    "no instance", are instances too).
+
+    Returns:
+        ``(ids [G], group [B*H*W])``: per instance (image-major, ids
+        ascending) its id, and per pixel its instance.
+    """
+    ids = inst.long().flatten(1)  # [B, HW]
+    # One integer key per (image, id) pair; shifting by the minimum keeps
+    # negative ids apart from image offsets.
+    lowest = ids.min()
+    span = ids.max() - lowest + 1
+    image_index = torch.arange(ids.size(0), device=ids.device).unsqueeze(1)
+    keys = image_index * span + (ids - lowest)
+    unique_keys, group = torch.unique(keys.flatten(), return_inverse=True)
+    return unique_keys % span + lowest, group
+
+
 def instance_means(features: Tensor, inst: Tensor
                    ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     """The mean features of every instance of every image, as tensor ops.
@@ -31,15 +51,8 @@ def instance_means(features: Tensor, inst: Tensor
             f'instance map of shape {tuple(inst.shape)} does not match '
             f'features of shape {tuple(features.shape)}')
 
-    ids = inst.long().flatten(1)  # [B, HW]
-    # One integer key per (image, id) pair; shifting by the minimum keeps
-    # negative ids apart from image offsets.
-    lowest = ids.min()
-    span = ids.max() - lowest + 1
-    image_index = torch.arange(batch, device=ids.device).unsqueeze(1)
-    keys = image_index * span + (ids - lowest)
-    unique_keys, group = torch.unique(keys.flatten(), return_inverse=True)
-    num_groups = unique_keys.numel()
+    ids, group = instance_groups(inst)
+    num_groups = ids.numel()
 
     # Sums and counts in float32 at least: in float16 (autocast) a count
     # past 65504 pixels is infinite, and long sums stop growing.
@@ -49,7 +62,7 @@ def instance_means(features: Tensor, inst: Tensor
         0, group, flat.to(accumulate))
     counts = torch.bincount(group, minlength=num_groups)
     means = (sums / counts.unsqueeze(1).to(accumulate)).to(flat.dtype)
-    return means, unique_keys % span + lowest, counts, group
+    return means, ids, counts, group
 
 
 def instance_average_pool(features: Tensor, inst: Tensor) -> Tensor:
