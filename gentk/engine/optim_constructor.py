@@ -26,7 +26,9 @@ class GANOptimWrapperConstructor:
             discriminator=dict(optimizer=dict(type='Adam', lr=2e-4)))
 
     A listed attribute that is ``None`` (an optional network not in use) is
-    skipped; a name the model does not have is an error.
+    skipped; a name the model does not have is an error, and so is a
+    trainable parameter in no role's modules (it would never update) or in
+    two (two optimisers would update it).
     """
 
     def __init__(self, optim_wrapper_cfg: dict,
@@ -39,7 +41,7 @@ class GANOptimWrapperConstructor:
     def __call__(self, model: nn.Module) -> OptimWrapperDict:
         if is_model_wrapper(model):
             model = model.module
-        wrappers = {}
+        wrappers, owners = {}, {}
         for role, cfg in self.optim_wrapper_cfg.items():
             cfg = copy.deepcopy(dict(cfg))
             modules = cfg.pop('modules', [role])
@@ -52,6 +54,13 @@ class GANOptimWrapperConstructor:
                 module = getattr(model, name)
                 if module is not None:
                     params += list(module.parameters())
+            for param in params:
+                if id(param) in owners:
+                    raise ValueError(
+                        f'optim_wrapper.{role}.modules {modules} repeats '
+                        f'parameters of optim_wrapper.{owners[id(param)]}; '
+                        'each parameter needs exactly one optimiser')
+                owners[id(param)] = role
             if not params:
                 raise ValueError(f'optim_wrapper.{role}: no parameters in '
                                  f'modules {modules}')
@@ -60,4 +69,12 @@ class GANOptimWrapperConstructor:
             cfg.setdefault('type', 'OptimWrapper')
             cfg['optimizer'] = OPTIMIZERS.build(optimizer_cfg)
             wrappers[role] = OPTIM_WRAPPERS.build(cfg)
+        orphans = [name for name, param in model.named_parameters()
+                   if param.requires_grad and id(param) not in owners]
+        if orphans:
+            raise ValueError(
+                f'{len(orphans)} trainable parameters are in no optimiser, '
+                f'e.g. {orphans[:3]}: add their module to the modules of an '
+                f'optim_wrapper role ({list(self.optim_wrapper_cfg)}), or '
+                'freeze them')
         return OptimWrapperDict(**wrappers)
