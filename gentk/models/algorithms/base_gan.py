@@ -124,7 +124,10 @@ class BaseGAN(BaseModel):
         discriminator_steps: discriminator updates per generator update
             (SCGAN's n_critic).
         ema_momentum: if set, keep an exponential moving average of the
-            generator (``generator_ema``) used for sampling.
+            generator (``generator_ema``) used for sampling. mmengine's
+            convention: the weight of the *new* value, ``avg = (1 - m) *
+            avg + m * generator`` (e.g. 1e-3, i.e. a 0.999 decay). Buffers
+            (batch-norm statistics) are copied, not averaged.
         generator_first: run the generator step before the discriminator
             step, both against the discriminator of before the iteration
             (see the module docstring); needs ``discriminator_steps=1``.
