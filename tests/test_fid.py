@@ -18,6 +18,7 @@ from gentk.evaluation.inception import FIDInceptionV3
 from gentk.evaluation.inception_score import (InceptionScore,
                                               InceptionScoreAccumulator,
                                               inception_score_from_probs)
+from gentk.evaluation.random_subset import sample_keys
 from gentk.evaluation.stats_cache import RealStatsCache
 from gentk.registry import METRICS
 
@@ -340,6 +341,8 @@ def test_missing_weights_is_a_clear_error(tmp_path):
 
 def test_kid_metric_matches_direct_computation(dummy_weights):
     samples = _samples(8, seed=3)
+    for index, sample in enumerate(samples):   # as datasets number them
+        sample['sample_idx'] = index
     metric = _patched(KernelInceptionDistance(
         dummy_weights, num_subsets=5, subset_size=6, max_samples=100))
     metric.process(None, samples[:3])
@@ -349,7 +352,10 @@ def test_kid_metric_matches_direct_computation(dummy_weights):
         [quantize_8bit(s['fake_img']) for s in samples]))[0].numpy()
     real = metric.extract(torch.stack(
         [quantize_8bit(s['gt_img']) for s in samples]))[0].numpy()
-    mean, std, _ = kernel_inception_distance(fake, real, 5, 6, seed=0)
+    # The kept features come in the order of their samples' keys.
+    order = sample_keys(0, range(8)).argsort().numpy()
+    mean, std, _ = kernel_inception_distance(fake[order], real[order], 5, 6,
+                                             seed=0)
     assert got['KID/kid'] == pytest.approx(mean, rel=1e-5)
     assert got['KID/kid_std'] == pytest.approx(std, rel=1e-4)
     # Two "ranks": their features merge into the single-process result.

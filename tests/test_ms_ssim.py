@@ -10,6 +10,7 @@ from gentk.evaluation.ms_ssim import (MS_SSIM_WEIGHTS, MSSSIMDiversity,
                                       gaussian_window_1d, ms_ssim,
                                       resize_area,
                                       ssim_and_contrast_structure)
+from gentk.evaluation.random_subset import sample_keys
 
 # Wang, Simoncelli & Bovik 2003, finest scale first (as in Wang's msssim.m
 # and the tensorflow/models numpy reference); written out here so that the
@@ -192,8 +193,10 @@ def test_diversity_is_the_mean_over_seeded_distinct_pairs_at_64x64():
     metric = MSSSIMDiversity(num_pairs=30, batch_pairs=7, seed=4)
     score = run(metric, images)['diversity/ms_ssim']
     assert run(metric, images)['diversity/ms_ssim'] == score  # reproducible
-    # by hand: the kept images (all six, in order) and the same pair draws
+    # by hand: the kept images (all six, in the order of their samples'
+    # keys) and the same pair draws
     kept = ((resize_area((images + 1) * 127.5, 64)).round().to(torch.uint8))
+    kept = kept[sample_keys(4, range(6)).argsort()]
     draws = torch.Generator().manual_seed(4)
     first = torch.randint(6, (30,), generator=draws)
     second = (first + torch.randint(1, 6, (30,), generator=draws)) % 6
@@ -207,7 +210,8 @@ def test_reservoir_is_capped_and_ranks_merge():
     ranks = [MSSSIMDiversity(max_images=8, num_pairs=10) for _ in range(2)]
     for i, rank in enumerate(ranks):
         for j in range(i * 15, i * 15 + 15, 5):
-            rank.process(None, [{'fake_img': img} for img in images[j:j + 5]])
+            rank.process(None, [{'fake_img': img, 'sample_idx': j + k}
+                                for k, img in enumerate(images[j:j + 5])])
         assert sum(len(k) for k in rank.results[0].keys) <= 8 + 2 + 5
     kept = [torch.cat(rank.results[0].keys) for rank in ranks]
     result = ranks[0].compute_metrics(ranks[0].results + ranks[1].results)

@@ -4,14 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from gentk.evaluation.random_subset import RandomSubset, rank_generator
+from gentk.evaluation.random_subset import (RandomSubset, sample_generator,
+                                            sample_keys)
 
 
 def test_keeps_the_smallest_keys_within_bounded_memory():
     rows = torch.arange(1000.).view(-1, 1)
     keys = torch.rand(1000, dtype=torch.float64,
                       generator=torch.Generator().manual_seed(0))
-    smallest = keys.topk(50, largest=False).indices.sort().values
+    smallest = keys.topk(50, largest=False).indices   # in key order
     subset = RandomSubset(50)
     for start in range(0, 1000, 30):
         subset.add(rows[start:start + 30], keys[start:start + 30])
@@ -19,7 +20,7 @@ def test_keeps_the_smallest_keys_within_bounded_memory():
         assert sum(len(k) for k in subset.keys) <= 50 + 12 + 30
         assert len(subset) == min(start + 30, 50)
     assert subset.seen == 1000 and len(subset) == 50
-    # The smallest keys' rows, in the order they were added.
+    # The smallest keys' rows, in key order.
     assert torch.equal(subset.values()[:, 0], smallest.float())
     torch.testing.assert_close(subset.keys[0], keys[smallest])
 
@@ -47,9 +48,11 @@ def test_merge_with_fewer_rows_than_the_capacity_keeps_everything():
     b = RandomSubset(10, seed=2).add(np.zeros((4, 2), dtype=np.float32))
     merged = RandomSubset.union([a, b])
     assert merged.values().dtype == torch.float32
-    assert merged.values()[:, 0].tolist() == [1, 1, 1, 0, 0, 0, 0]
-    assert torch.equal(torch.cat(merged.keys),
-                       torch.cat(a.keys + b.keys))
+    keys = torch.cat(a.keys + b.keys)
+    order = keys.argsort()
+    rows = torch.tensor([1.] * 3 + [0.] * 4)
+    assert torch.equal(merged.values()[:, 0], rows[order])
+    assert torch.equal(merged.keys[0], keys[order])
 
 
 def test_seeded_keys_are_uniform_and_reproducible():
@@ -77,7 +80,17 @@ def test_keys_are_required_without_a_seed_and_must_match_the_rows():
         RandomSubset(4).values()
 
 
-def test_rank_generator_is_seeded():
-    a = torch.rand(5, generator=rank_generator(7))
-    assert torch.equal(a, torch.rand(5, generator=rank_generator(7)))
-    assert not torch.equal(a, torch.rand(5, generator=rank_generator(8)))
+def test_sample_draws_depend_on_seed_index_and_stream_only():
+    def draw(*args):
+        return torch.rand(4, generator=sample_generator(*args))
+
+    assert torch.equal(draw(7, 3), draw(7, 3))
+    assert torch.equal(draw(7, 3, 0), draw(7, 3))
+    for other in ((8, 3), (7, 4), (7, 3, 1)):
+        assert not torch.equal(draw(7, 3), draw(*other)), other
+    keys = sample_keys(0, range(2000))
+    assert keys.dtype == torch.float64 and len(keys.unique()) == 2000
+    assert torch.equal(sample_keys(0, [5, 9]), keys[[5, 9]])
+    # Neighbouring indices give unrelated, uniform keys.
+    assert abs(keys.mean().item() - 0.5) < 0.02
+    assert abs(torch.corrcoef(torch.stack([keys[:-1], keys[1:]]))[0, 1]) < 0.05

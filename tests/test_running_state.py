@@ -1,6 +1,7 @@
 """Metrics with one running state per process leave out the samples that
-mmengine's DefaultSampler repeats for the last ranks, so their scores do
-not depend on the number of processes (two gloo processes here)."""
+mmengine's DefaultSampler repeats for the last ranks, and draw each
+sample's random numbers from its index, so their scores do not depend on
+the number of processes (two gloo processes here)."""
 import json
 import os
 import socket
@@ -11,33 +12,73 @@ import torch
 import torch.multiprocessing as mp
 
 from gentk.evaluation import running_state
-from gentk.evaluation.fid import FrechetInceptionDistance
+from gentk.evaluation.fid import (FrechetInceptionDistance,
+                                  KernelInceptionDistance)
+from gentk.evaluation.inception_score import InceptionScore
+from gentk.evaluation.ms_ssim import MSSSIMDiversity
+from gentk.evaluation.swd import SlicedWassersteinDistance
 
-NUM_SAMPLES = 5      # two processes: 3 + 3 positions, one of them a repeat
+NUM_SAMPLES = 7      # two processes: 4 + 4 positions, one of them a repeat
 BATCH_SIZE = 2
 
 
 def samples():
     g = torch.Generator().manual_seed(0)
-    return [dict(fake_img=torch.rand(3, 8, 8, generator=g) * 2 - 1,
-                 gt_img=torch.rand(3, 8, 8, generator=g) * 2 - 1)
+    return [dict(fake_img=torch.rand(3, 32, 32, generator=g) * 2 - 1,
+                 gt_img=torch.rand(3, 32, 32, generator=g) * 2 - 1)
             for _ in range(NUM_SAMPLES)]
 
 
-class SixFeatureFID(FrechetInceptionDistance):
-    """FID on per-channel means and standard deviations instead of
-    Inception features: the same running state, no weights needed."""
+def six_features(x, return_logits=False):
+    """Per-channel means and standard deviations instead of Inception
+    features (and 1008 logits made from them): the metrics' own running
+    states, no weights needed."""
+    features = torch.cat([x.mean((2, 3)), x.std((2, 3))], 1)
+    if not return_logits:
+        return features
+    projection = torch.randn(6, 1008, generator=torch.Generator().manual_seed(0))
+    return features, features @ projection
 
+
+class SixFeatures:
     def network(self, device):
-        return lambda x, return_logits=False: torch.cat(
-            [x.mean((2, 3)), x.std((2, 3))], 1)
+        return six_features
+
+
+class SixFeatureFID(SixFeatures, FrechetInceptionDistance):
+    pass
+
+
+class SixFeatureKID(SixFeatures, KernelInceptionDistance):
+    pass
+
+
+class SixFeatureIS(SixFeatures, InceptionScore):
+    pass
+
+
+def metrics(weights):
+    """Each running-state metric, drawing random numbers where it does:
+    KID keeps 5 of 7 samples and compares subsets of 3, MS-SSIM keeps 4
+    images and draws pairs, SWD draws patches and keeps 40 of them."""
+    return [SixFeatureFID(weights, quantize=False),
+            SixFeatureKID(weights, quantize=False, max_samples=5,
+                          subset_size=3, num_subsets=4),
+            SixFeatureIS(weights, splits=3, quantize=False),
+            MSSSIMDiversity(max_images=4, num_pairs=6, resolution=32),
+            SlicedWassersteinDistance(patches_per_image=8, max_descriptors=40,
+                                      num_projections=16)]
 
 
 def evaluate(rank_samples, weights):
-    metric = SixFeatureFID(weights, quantize=False)
-    for i in range(0, len(rank_samples), BATCH_SIZE):
-        metric.process(None, rank_samples[i:i + BATCH_SIZE])
-    return metric.evaluate(NUM_SAMPLES)
+    scores = {}
+    for metric in metrics(weights):
+        for i in range(0, len(rank_samples), BATCH_SIZE):
+            # Copies: a metric may add 'sample_idx' to the dicts.
+            batch = [dict(s) for s in rank_samples[i:i + BATCH_SIZE]]
+            metric.process(None, batch)
+        scores.update(metric.evaluate(NUM_SAMPLES))
+    return scores
 
 
 def worker(rank, world, port, weights, out):
@@ -64,15 +105,18 @@ def free_port():
 def test_two_processes_score_as_one(tmp_path):
     weights = tmp_path / 'unused_weights.pth'
     weights.write_bytes(b'')
-    alone = evaluate(samples(), str(weights))['FID/fid']
+    alone = evaluate(samples(), str(weights))
+    assert len(alone) == 1 + 2 + 2 + 1 + 3   # FID, KID, IS, MS-SSIM, SWD
     out = tmp_path / 'rank0.json'
     # The spawned processes import this module from the tests folder.
     sys.path.insert(0, os.path.dirname(__file__))
     mp.spawn(worker, args=(2, free_port(), str(weights), str(out)), nprocs=2)
     result = json.loads(out.read_text())
-    assert result['indices'] == [0, 2, 4]   # rank 1 gets 1, 3 and 0 again
-    assert abs(result['FID/fid'] - alone) < 1e-9 * max(1.0, alone), \
-        (result['FID/fid'], alone)
+    assert result.pop('indices') == [0, 2, 4, 6]   # rank 1: 1, 3, 5, 0 again
+    assert result.keys() == alone.keys()
+    for key, value in alone.items():
+        assert abs(result[key] - value) < 1e-9 * max(1.0, abs(value)), \
+            (key, result[key], value)
 
 
 def test_which_last_samples_are_repeats():

@@ -8,6 +8,7 @@ import scipy.ndimage
 import scipy.stats
 import torch
 
+from gentk.evaluation.random_subset import sample_generator
 from gentk.evaluation.swd import (SlicedWassersteinDistance,
                                   laplacian_pyramid, normalise_descriptors,
                                   patch_descriptors, pyramid_down,
@@ -137,8 +138,13 @@ def test_swd_is_zero_on_itself_symmetric_and_grows_with_a_mean_shift():
     assert shifts == sorted(shifts) and shifts[0] < shifts[-1] / 10
 
 
-def _samples(fake, real):
-    return [{'fake_img': f, 'gt_img': r} for f, r in zip(fake, real)]
+def _samples(fake, real, start=None):
+    """Data samples; ``start``: the first one's index in the split."""
+    samples = [{'fake_img': f, 'gt_img': r} for f, r in zip(fake, real)]
+    if start is not None:
+        for k, sample in enumerate(samples):
+            sample['sample_idx'] = start + k
+    return samples
 
 
 def smooth_images(n, generator, size=32):
@@ -181,15 +187,15 @@ def test_metric_equals_the_functional_core_and_is_reproducible():
                                        num_projections=32, seed=5)
     first = run_metric(metric, fake, real, batch=6)
     assert run_metric(metric, fake, real, batch=6) == first  # state reset
-    # redo by hand with the same draws: per set, per level, in process order
-    draws = torch.Generator().manual_seed(5)
+    # redo by hand with the same draws: per image, from its own generator
+    # (seed, its index, 2 * level + 0 for fake, 1 for real)
     descriptors = {}
-    for name, imgs in (('fake', fake), ('real', real)):
+    for side, (name, imgs) in enumerate((('fake', fake), ('real', real))):
         pixels = ((imgs.clamp(-1, 1) + 1) * 127.5).round()
         for level, band in enumerate(laplacian_pyramid(pixels, 2)):
-            descriptors[name, level] = patch_descriptors(band, 16, 7, draws)
-            torch.rand(len(descriptors[name, level]), generator=draws,
-                       dtype=torch.float64)  # the subset's keys
+            descriptors[name, level] = torch.cat([
+                patch_descriptors(band[i:i + 1], 16, 7, sample_generator(
+                    5, i, 2 * level + side)) for i in range(len(band))])
     directions = torch.Generator().manual_seed(5)
     for level, key in enumerate(('swd/32', 'swd/16')):
         expected = 1e3 * sliced_wasserstein(
@@ -206,7 +212,7 @@ def test_metric_memory_is_capped_and_ranks_merge():
                                        max_descriptors=40) for _ in range(2)]
     for i, rank in enumerate(ranks):
         for j in range(i * 10, i * 10 + 10, 5):
-            rank.process(None, _samples(fake[j:j + 5], real[j:j + 5]))
+            rank.process(None, _samples(fake[j:j + 5], real[j:j + 5], j))
         for subset in rank.results[0]['fake'] + rank.results[0]['real']:
             assert sum(len(k) for k in subset.keys) <= 40 + 10 + 5 * 16
     kept = [[torch.cat(s.keys) for s in rank.results[0]['real']]

@@ -28,8 +28,8 @@ from gentk.registry import METRICS
 from .frechet import GaussianStats, frechet_distance
 from .inception import (INPUT_SIZE, WEIGHTS_HELP, FIDInceptionV3,
                         shared_inception)
-from .random_subset import RandomSubset
-from .running_state import RunningStateMetric
+from .random_subset import RandomSubset, sample_keys
+from .running_state import RunningStateMetric, sample_indices
 from .stats_cache import RealStatsCache, file_sha256
 
 DEFAULT_WEIGHTS = 'weights/pt_inception-2015-12-05.pth'
@@ -107,7 +107,9 @@ class InceptionFeatureMetric(RunningStateMetric):
         raise NotImplementedError
 
     def add(self, state: Any, features: torch.Tensor,
-            logits: Optional[torch.Tensor]) -> None:
+            logits: Optional[torch.Tensor], indices: np.ndarray) -> None:
+        """Fold a batch into ``state``; ``indices``: the images' indices in
+        the split, for any random draw (``random_subset.sample_keys``)."""
         raise NotImplementedError
 
     def cache_extra(self) -> dict:
@@ -180,9 +182,10 @@ class InceptionFeatureMetric(RunningStateMetric):
 
     def process_samples(self, data_samples: Sequence) -> None:
         state = self._state()
+        indices = sample_indices(data_samples)
         feats, logits = self.extract(
             self.batch_images(data_samples, 'fake_img'), self.needs_logits)
-        self.add(state.fake, feats, logits)
+        self.add(state.fake, feats, logits, indices)
         if self.uses_real and not state.real_from_cache:
             if any(_field(s, 'gt_img') is None for s in data_samples):
                 raise KeyError(
@@ -192,7 +195,7 @@ class InceptionFeatureMetric(RunningStateMetric):
                     f'{self.cache.folder if self.cache else None!r}, '
                     f'dataset_key={self.dataset_key!r})')
             feats, _ = self.extract(self.batch_images(data_samples, 'gt_img'))
-            self.add(state.real, feats, None)
+            self.add(state.real, feats, None, indices)
 
     def compute_metrics(self, results: List[PassState]) -> Dict[str, float]:
         fake = self.summarize([s.fake for s in results])
@@ -236,7 +239,7 @@ class FrechetInceptionDistance(InceptionFeatureMetric):
     def new_state(self) -> GaussianStats:
         return GaussianStats()  # 2048-d, from the first batch
 
-    def add(self, state: GaussianStats, features, logits) -> None:
+    def add(self, state: GaussianStats, features, logits, indices) -> None:
         state.update(features)
 
     def summarize(self, states: List[GaussianStats]) -> Dict[str, np.ndarray]:
@@ -297,7 +300,8 @@ class KernelInceptionDistance(InceptionFeatureMetric):
     """
 
     default_prefix = 'KID'
-    cache_kind = 'kid-features'
+    # v2: the kept sample follows from the images' indices in the split.
+    cache_kind = 'kid-features-v2'
 
     def __init__(self, *args, num_subsets: int = 100,
                  subset_size: int = 1000, max_samples: int = 10000,
@@ -312,10 +316,13 @@ class KernelInceptionDistance(InceptionFeatureMetric):
         return dict(max_samples=self.max_samples, seed=self.seed)
 
     def new_state(self) -> RandomSubset:
-        return RandomSubset(self.max_samples, seed=self.seed)
+        return RandomSubset(self.max_samples)
 
-    def add(self, state: RandomSubset, features, logits) -> None:
-        state.add(torch.as_tensor(features).float())
+    def add(self, state: RandomSubset, features, logits, indices) -> None:
+        # A sample's key follows from its index: the same subset (in the
+        # same order) whichever process evaluated it.
+        state.add(torch.as_tensor(features).float(),
+                  sample_keys(self.seed, indices))
 
     def summarize(self, states: List[RandomSubset]
                   ) -> Dict[str, np.ndarray]:

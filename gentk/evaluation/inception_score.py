@@ -21,10 +21,10 @@ Streaming, bounded memory: per split only the count, ``sum_x p(y|x)``
 
     E_x KL(p(y|x) || p(y)) = E_x sum_y p log p - sum_y p(y) log p(y).
 
-Images go to splits round-robin in arrival order (image i of a process to
-split i mod splits), rather than the original's contiguous chunks, which
-would need the total count in advance; for generated images in random order
-the two are equivalent.
+Images go to splits round-robin by their index in the split (image i to
+split i mod splits, whichever process evaluates it), rather than the
+original's contiguous chunks, which would need the total count in advance;
+for generated images in random order the two are equivalent.
 """
 from typing import Dict, List, Optional
 
@@ -47,10 +47,15 @@ class InceptionScoreAccumulator:
         self.neg_entropy_sum = np.zeros(splits, dtype=np.float64)
         self.seen = 0
 
-    def update(self, log_probs) -> 'InceptionScoreAccumulator':
+    def update(self, log_probs, indices: Optional[np.ndarray] = None
+               ) -> 'InceptionScoreAccumulator':
+        """Add images' log p(y|x); image ``indices[i]`` goes to split
+        ``indices[i] % splits`` (default: the order of arrival)."""
         log_p = torch.as_tensor(log_probs).detach().cpu().double().numpy()
         p = np.exp(log_p)
-        split = (self.seen + np.arange(len(p))) % self.splits
+        if indices is None:
+            indices = self.seen + np.arange(len(p))
+        split = np.asarray(indices) % self.splits
         self.seen += len(p)
         # p log p with 0 log 0 = 0 (a log-probability of -inf).
         neg_entropy = (p * np.where(p > 0, log_p, 0.0)).sum(axis=1)
@@ -126,8 +131,9 @@ class InceptionScore(InceptionFeatureMetric):
     def new_state(self) -> InceptionScoreAccumulator:
         return InceptionScoreAccumulator(NUM_CLASSES, self.splits)
 
-    def add(self, state: InceptionScoreAccumulator, features, logits) -> None:
-        state.update(torch.log_softmax(logits.double(), dim=1))
+    def add(self, state: InceptionScoreAccumulator, features, logits,
+            indices) -> None:
+        state.update(torch.log_softmax(logits.double(), dim=1), indices)
 
     def compute_metrics(self, results: List[PassState]) -> Dict[str, float]:
         total = InceptionScoreAccumulator(NUM_CLASSES, self.splits)

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from gentk.registry import METRICS
-from .random_subset import RandomSubset, rank_generator
-from .running_state import RunningStateMetric
+from .random_subset import RandomSubset, sample_keys
+from .running_state import RunningStateMetric, sample_indices
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -133,22 +133,21 @@ class MSSSIMDiversity(RunningStateMetric):
         self.batch_pairs = batch_pairs
         self.seed = seed
         self.fake_key = fake_key
-        self._generator: Optional[torch.Generator] = None
 
     def _reservoir(self) -> RandomSubset:
         """This rank's reservoir, kept as its single entry of
         ``self.results`` so mmengine gathers and clears it with the rest."""
         if not self.results:
             self.results.append(RandomSubset(self.max_images))
-            self._generator = rank_generator(self.seed)
         return self.results[0]
 
     def process_samples(self, data_samples: Sequence[dict]) -> None:
         reservoir = self._reservoir()
         fake = torch.stack([s[self.fake_key] for s in data_samples]).float()
         fake = resize_area((fake.clamp(-1, 1) + 1) * 127.5, self.resolution)
-        keys = torch.rand(len(fake), generator=self._generator,
-                          dtype=torch.float64)
+        # Keys follow from the samples' indices: the reservoir, and its
+        # order, do not depend on which process saw which sample.
+        keys = sample_keys(self.seed, sample_indices(data_samples))
         reservoir.add(fake.round().to(torch.uint8).cpu(), keys)
 
     def compute_metrics(self, results: List[RandomSubset]) -> Dict[str, float]:

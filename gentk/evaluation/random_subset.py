@@ -7,6 +7,13 @@ the ``capacity`` smallest keys are kept (bottom-k sampling). That is a
 uniform sample without replacement of everything added, and two subsets
 merge into the subset of their union by the same rule, so the ranks'
 subsets combine into exactly the subset a single process would have kept.
+The kept rows come out in key order, which is the same however the rows
+were dealt out to processes.
+
+Metrics draw every random number of a sample (its keys, SWD's patch
+positions) from ``sample_generator(seed, index)``, seeded by the sample's
+index in the split: a sample draws the same numbers whichever process
+evaluates it, so the scores do not depend on the number of processes.
 """
 from typing import List, Optional, Sequence
 
@@ -14,12 +21,35 @@ import numpy as np
 import torch
 from mmengine.dist import get_rank
 
+_MASK = (1 << 64) - 1
 
-def rank_generator(seed: int) -> torch.Generator:
-    """A torch generator seeded from ``seed`` and this process's rank: ranks
-    draw different random numbers from one config seed (equal keys on two
-    ranks would correlate their subsets)."""
-    return torch.Generator().manual_seed(seed + 1000003 * get_rank())
+
+def _mix(*values: int) -> int:
+    """A 64-bit hash of integers (SplitMix64 steps): nearby inputs give
+    unrelated seeds."""
+    state = 0
+    for value in values:
+        state = (state ^ (int(value) & _MASK)) + 0x9E3779B97F4A7C15 & _MASK
+        state = (state ^ (state >> 30)) * 0xBF58476D1CE4E5B9 & _MASK
+        state = (state ^ (state >> 27)) * 0x94D049BB133111EB & _MASK
+        state ^= state >> 31
+    return state
+
+
+def sample_generator(seed: int, index: int, stream: int = 0
+                     ) -> torch.Generator:
+    """A torch generator for the sample at ``index`` of the split: its draws
+    depend on the metric's ``seed``, the index and a ``stream`` number (one
+    per use, e.g. per pyramid level) only."""
+    return torch.Generator().manual_seed(_mix(seed, index, stream))
+
+
+def sample_keys(seed: int, indices: Sequence[int], stream: int = 0
+                ) -> torch.Tensor:
+    """One float64 key in [0, 1) per sample index (``sample_generator``)."""
+    return torch.cat([
+        torch.rand(1, generator=sample_generator(seed, i, stream),
+                   dtype=torch.float64) for i in indices])
 
 
 class RandomSubset:
@@ -35,10 +65,8 @@ class RandomSubset:
     New rows wait in a buffer that is compacted once it holds more than a
     quarter of the capacity beyond it: at most 1.25x the capacity (plus the
     batch being added) is held, and each row is copied a bounded number of
-    times. ``rows`` and ``keys`` are those buffered chunks (one chunk after
-    a compaction). Kept rows stay in the order they were added (merged rows
-    after one's own), so the result does not depend on when compactions
-    happened.
+    times. ``rows`` and ``keys`` are those buffered chunks (one chunk, in
+    key order, after a compaction).
 
     Args:
         capacity: the most rows kept.
@@ -101,17 +129,15 @@ class RandomSubset:
             self._compact()
 
     def _compact(self) -> None:
-        if len(self.keys) <= 1 and self._buffered <= self.capacity:
-            return
+        """Keep the rows of the ``capacity`` smallest keys, in key order."""
         keys, rows = torch.cat(self.keys), torch.cat(self.rows)
-        if len(keys) > self.capacity:
-            keep = keys.topk(self.capacity, largest=False).indices.sort().values
-            keys, rows = keys[keep], rows[keep]
-        self.keys, self.rows, self._buffered = [keys], [rows], len(keys)
+        keep = keys.sort(stable=True).indices[:self.capacity]
+        self.keys, self.rows = [keys[keep]], [rows[keep]]
+        self._buffered = len(keep)
 
     def values(self) -> torch.Tensor:
-        """The kept rows, [min(seen, capacity), ...], in the order added;
-        their keys are then ``keys[0]``."""
+        """The kept rows, [min(seen, capacity), ...], in the order of their
+        keys (``keys[0]``): the same order whichever process added them."""
         if not self.rows:
             raise ValueError('RandomSubset.values: nothing was added')
         self._compact()

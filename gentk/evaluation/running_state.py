@@ -15,8 +15,17 @@ the number of processes.
 and, once ``evaluate(size)`` says how long the split is, folds it in only
 if it is one of the split's own samples. A single process gets no repeats,
 so it folds every sample in as it comes.
+
+Random draws must not depend on the process count either: each sample
+carries its index in the split (``sample_idx``, which datasets put in the
+data samples' metainfo; where it is missing, the position
+``DefaultSampler`` gives it), and metrics seed a sample's draws with it
+(``random_subset.sample_generator``). The Inception Score's splits are
+chosen by it too.
 """
 from typing import Any, List, Optional, Sequence
+
+import numpy as np
 
 from mmengine.dist import get_rank, get_world_size
 from mmengine.evaluator import BaseMetric
@@ -28,9 +37,16 @@ def is_sampler_repeat(seen: int, size: int) -> bool:
     return (seen - 1) * get_world_size() + get_rank() >= size
 
 
+def sample_indices(data_samples: Sequence[dict]) -> np.ndarray:
+    """The samples' indices in the split (``sample_idx``)."""
+    return np.array([int(s['sample_idx']) for s in data_samples],
+                    dtype=np.int64)
+
+
 class RunningStateMetric(BaseMetric):
     """A metric whose subclass implements ``process_samples(samples)``
-    (folding samples into its running state) instead of ``process``."""
+    (folding samples into its running state) instead of ``process``. Every
+    sample reaches it with its ``sample_idx`` (see the module doc)."""
 
     _held: Optional[Any] = None   # this process's latest sample
     _seen: int = 0                # samples this process has evaluated
@@ -42,10 +58,16 @@ class RunningStateMetric(BaseMetric):
         samples = list(data_samples)
         if not samples:
             return
-        if get_world_size() == 1:
+        world, rank = get_world_size(), get_rank()
+        for sample in samples:
+            # DefaultSampler deals position p of the split to process
+            # p mod world: this process's k-th sample is k * world + rank.
+            if isinstance(sample, dict) and 'sample_idx' not in sample:
+                sample['sample_idx'] = self._seen * world + rank
+            self._seen += 1
+        if world == 1:
             self.process_samples(samples)
             return
-        self._seen += len(samples)
         if self._held is not None:
             samples.insert(0, self._held)
         self._held = samples.pop()

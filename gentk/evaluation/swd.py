@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from gentk.registry import METRICS
-from .random_subset import RandomSubset, rank_generator
-from .running_state import RunningStateMetric
+from .random_subset import RandomSubset, sample_generator
+from .running_state import RunningStateMetric, sample_indices
 
 # cv2.pyrDown's binomial filter; the 5x5 kernel is its outer product.
 BINOMIAL_5TAP = (1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16)
@@ -213,7 +213,6 @@ class SlicedWassersteinDistance(RunningStateMetric):
         self.num_projections = num_projections
         self.seed = seed
         self.image_keys = {'fake': fake_key, 'real': real_key}
-        self._generator: Optional[torch.Generator] = None
 
     def _state(self, height: int, width: int) -> dict:
         """This rank's subsets. They live in ``self.results`` (one entry per
@@ -228,17 +227,16 @@ class SlicedWassersteinDistance(RunningStateMetric):
             subsets = {name: [RandomSubset(self.max_descriptors)
                               for _ in sizes] for name in self.image_keys}
             self.results.append({'sizes': sizes, **subsets})
-            # Ranks draw different patches and keys from one config seed.
-            self._generator = rank_generator(self.seed)
         return self.results[0]
 
     def process_samples(self, data_samples: Sequence[dict]) -> None:
         first = data_samples[0][self.image_keys['fake']]
         state = self._state(*first.shape[-2:])
-        for name, key in self.image_keys.items():
-            imgs = [s[key] for s in data_samples if s.get(key) is not None]
-            if not imgs:
+        for side, (name, key) in enumerate(self.image_keys.items()):
+            present = [s for s in data_samples if s.get(key) is not None]
+            if not present:
                 continue
+            imgs = [s[key] for s in present]
             if tuple(imgs[0].shape[-2:]) != state['sizes'][0]:
                 raise ValueError(
                     f'SlicedWassersteinDistance: {key} is '
@@ -246,12 +244,21 @@ class SlicedWassersteinDistance(RunningStateMetric):
                     f"{state['sizes'][0]} like the first fake image")
             pyramid = laplacian_pyramid(to_pixel_scale(torch.stack(imgs)),
                                         len(state['sizes']))
-            for level, subset in zip(pyramid, state[name]):
-                desc = patch_descriptors(level, self.patches_per_image,
-                                         self.patch_size, self._generator)
-                keys = torch.rand(len(desc), generator=self._generator,
-                                  dtype=torch.float64)
-                subset.add(desc.cpu(), keys)
+            indices = sample_indices(present)
+            for level, (band, subset) in enumerate(zip(pyramid, state[name])):
+                # Each image's patches and keys come from its own
+                # generator: the same whichever process sees the image.
+                descriptors, keys = [], []
+                for image, index in zip(band, indices):
+                    generator = sample_generator(self.seed, index,
+                                                 2 * level + side)
+                    descriptors.append(patch_descriptors(
+                        image[None], self.patches_per_image,
+                        self.patch_size, generator))
+                    keys.append(torch.rand(self.patches_per_image,
+                                           generator=generator,
+                                           dtype=torch.float64))
+                subset.add(torch.cat(descriptors).cpu(), torch.cat(keys))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         state = results[0]
