@@ -1,29 +1,39 @@
 """A shortened run with the full run's schedule is reported."""
-import torch
 from mmengine.config import Config
-from mmengine.optim import LinearLR
 
 from gentk.engine.runner import GenRunner
 from gentk.engine.schedule_check import unfinished_schedules
 from tiny_config import write_tiny_config
 
 
-def schedule(begin, end, by_epoch=False):
-    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    return LinearLR(optimizer, start_factor=1.0, end_factor=0.0, begin=begin,
-                    end=end, by_epoch=by_epoch)
+def linear(begin, end, by_epoch=False, **extra):
+    return dict(type='LinearLR', begin=begin, end=end, by_epoch=by_epoch,
+                **extra)
 
 
-def test_schedules_ending_after_the_run_are_named():
-    assert unfinished_schedules([schedule(50, 100)], 100, 1) == []
+def test_schedules_ending_after_the_run_are_named_in_their_units():
+    assert unfinished_schedules([linear(50, 100)], 100, 1) == []
+    # No end (mmengine's INF): nothing to finish.
+    assert unfinished_schedules([dict(type='MultiStepLR', milestones=[10],
+                                      by_epoch=False)], 300, 1) == []
     messages = unfinished_schedules(
-        {'generator': [schedule(0, 10), schedule(1000, 2000)]}, 500, 1)
-    assert len(messages) == 1
-    assert messages[0].startswith('param_scheduler (generator) 1, LinearLR, '
-                                  'runs from iteration 1000 to 2000, but '
-                                  'training stops at iteration 500')
-    epochs = unfinished_schedules([schedule(100, 200, by_epoch=True)], 10**6, 150)
-    assert 'epoch 100 to 200, but training stops at epoch 150' in epochs[0]
+        {'generator': [linear(0, 10), linear(1000, 2000)],
+         'discriminator': linear(1000, 2000)}, 500, 1)
+    assert messages == [
+        'param_scheduler.generator.1 (LinearLR) runs from iteration 1000 to '
+        '2000, but training stops at iteration 500: the learning rate will '
+        'not reach its end value. Shorten the schedule with the run, e.g. '
+        '--cfg-options param_scheduler.generator.1.begin=... '
+        'param_scheduler.generator.1.end=500',
+        messages[1]]
+    assert messages[1].startswith('param_scheduler.discriminator.0 (LinearLR)')
+    # Epoch-based (mmengine's default), also when converted to iterations.
+    epochs = unfinished_schedules(
+        [dict(type='LinearLR', begin=100, end=200, convert_to_iter_based=True)],
+        10 ** 6, 150)
+    assert epochs[0].startswith('param_scheduler.0 (LinearLR) runs from epoch '
+                                '100 to 200, but training stops at epoch 150')
+    assert epochs[0].endswith('param_scheduler.0.end=150')
 
 
 def test_the_runner_warns_when_a_run_is_shortened(tmp_path, monkeypatch):
@@ -34,7 +44,8 @@ def test_the_runner_warns_when_a_run_is_shortened(tmp_path, monkeypatch):
     runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
     warnings = []
     monkeypatch.setattr(runner.logger, 'warning', warnings.append)
-    runner.build_param_scheduler(runner.param_schedulers)
-    assert len(warnings) == 2, warnings   # one per optimiser
-    assert all('from iteration 4 to 8, but training stops at iteration 4'
-               in w for w in warnings)
+    schedulers = runner.build_param_scheduler(runner.param_schedulers)
+    assert len(warnings) == 1, warnings   # one config entry
+    assert 'param_scheduler.0 (LinearLR) runs from iteration 4 to 8, but ' \
+           'training stops at iteration 4' in warnings[0]
+    assert set(schedulers) == {'generator', 'discriminator'}

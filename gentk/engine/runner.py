@@ -198,12 +198,12 @@ class GenRunner(Runner):
                 self.register_hook(hook_type())
 
     def build_param_scheduler(self, scheduler):
-        schedulers = super().build_param_scheduler(scheduler)
-        # Called by train(), once the loop (and so the run's length) exists.
-        for message in unfinished_schedules(schedulers, self.max_iters,
+        # Called by train(), once the loop (and so the run's length) exists;
+        # checked on the configs, in their own units.
+        for message in unfinished_schedules(scheduler, self.max_iters,
                                             self.max_epochs):
             self.logger.warning(message)
-        return schedulers
+        return super().build_param_scheduler(scheduler)
 
     def setup_env(self, env_cfg: dict) -> None:
         # mmengine's pytorch-launcher setup calls torch.cuda.set_device even

@@ -5,41 +5,47 @@ a run (``--cfg-options train_cfg.max_iters=500``) leaves a decay that was
 written for the full length unfinished: training stops before the learning
 rate gets anywhere near its end value, and nothing says so.
 """
-import math
-from typing import Iterator, List, Tuple, Union
+from typing import Iterator, List, Optional, Tuple, Union
 
-from mmengine.optim import _ParamScheduler
+from mmengine.optim.scheduler.param_scheduler import INF
 
-Schedulers = Union[List[_ParamScheduler], dict]
-
-
-def _flatten(schedulers: Schedulers) -> Iterator[Tuple[str, int, object]]:
-    """``(optimiser name, index, scheduler)``; GAN runs keep one list per
-    optimiser wrapper."""
-    groups = (schedulers.items() if isinstance(schedulers, dict)
-              else [('', schedulers)])
-    for name, group in groups:
-        for index, scheduler in enumerate(group or []):
-            yield name, index, scheduler
+SchedulerCfgs = Union[list, dict]
 
 
-def unfinished_schedules(schedulers: Schedulers, max_iters: int,
-                         max_epochs: int) -> List[str]:
-    """One message per scheduler whose ``end`` lies beyond the run's last
-    iteration (or epoch, for epoch-based ones)."""
+def _entries(cfgs: SchedulerCfgs) -> Iterator[Tuple[str, dict]]:
+    """``(config path, scheduler config)``; GAN runs may give one list per
+    optimiser wrapper. Schedulers given as objects are not checked."""
+    if isinstance(cfgs, dict) and 'type' in cfgs:
+        cfgs = [cfgs]
+    groups = (cfgs.items() if isinstance(cfgs, dict)
+              else [(None, cfgs)])
+    for role, group in groups:
+        if isinstance(group, dict):
+            group = [group]
+        for index, cfg in enumerate(group or []):
+            if isinstance(cfg, dict):
+                path = ('param_scheduler' if role is None
+                        else f'param_scheduler.{role}') + f'.{index}'
+                yield path, cfg
+
+
+def unfinished_schedules(cfgs: Optional[SchedulerCfgs], max_iters: int,
+                         max_epochs: Optional[int]) -> List[str]:
+    """One message per scheduler config whose ``end`` lies beyond the run's
+    last iteration (or epoch, for ``by_epoch`` ones, mmengine's default),
+    in the config's own units."""
     messages = []
-    for name, index, scheduler in _flatten(schedulers):
-        end = getattr(scheduler, 'end', math.inf)
-        by_epoch = getattr(scheduler, 'by_epoch', False)
-        length, unit = (max_epochs, 'epoch') if by_epoch else (max_iters, 'iteration')
-        if math.isinf(end) or length is None or end <= length:
+    for path, cfg in _entries(cfgs or []):
+        end = cfg.get('end', INF)
+        by_epoch = cfg.get('by_epoch', True)
+        length, unit = ((max_epochs, 'epoch') if by_epoch
+                        else (max_iters, 'iteration'))
+        if end >= INF or length is None or end <= length:
             continue
-        where = f'param_scheduler ({name}) ' if name else 'param_scheduler '
         messages.append(
-            f'{where}{index}, {type(scheduler).__name__}, runs from {unit} '
-            f'{scheduler.begin} to {end}, but training stops at {unit} '
+            f"{path} ({cfg.get('type')}) runs from {unit} "
+            f"{cfg.get('begin', 0)} to {end}, but training stops at {unit} "
             f'{length}: the learning rate will not reach its end value. '
             f'Shorten the schedule with the run, e.g. --cfg-options '
-            f'param_scheduler.{index}.begin=... '
-            f'param_scheduler.{index}.end={length}')
+            f'{path}.begin=... {path}.end={length}')
     return messages
