@@ -44,8 +44,10 @@ def test_merge_equals_the_subset_of_the_union():
 
 
 def test_merge_with_fewer_rows_than_the_capacity_keeps_everything():
-    a = RandomSubset(10, seed=1).add(np.ones((3, 2), dtype=np.float32))
-    b = RandomSubset(10, seed=2).add(np.zeros((4, 2), dtype=np.float32))
+    a = RandomSubset(10).add(np.ones((3, 2), dtype=np.float32),
+                             sample_keys(1, range(3)))
+    b = RandomSubset(10).add(np.zeros((4, 2), dtype=np.float32),
+                             sample_keys(1, range(3, 7)))
     merged = RandomSubset.union([a, b])
     assert merged.values().dtype == torch.float32
     keys = torch.cat(a.keys + b.keys)
@@ -55,11 +57,11 @@ def test_merge_with_fewer_rows_than_the_capacity_keeps_everything():
     assert torch.equal(merged.keys[0], keys[order])
 
 
-def test_seeded_keys_are_uniform_and_reproducible():
+def test_index_keys_keep_a_uniform_reproducible_subset():
     def sample(seed):
-        subset = RandomSubset(8, seed=seed)
-        for chunk in np.array_split(np.arange(40)[:, None], 5):
-            subset.add(chunk)
+        subset = RandomSubset(8)
+        for chunk in np.array_split(np.arange(40), 5):
+            subset.add(chunk[:, None], sample_keys(seed, chunk))
         return subset.values()[:, 0]
 
     assert torch.equal(sample(3), sample(3))
@@ -71,9 +73,7 @@ def test_seeded_keys_are_uniform_and_reproducible():
     assert np.abs(hits / 400 - 8 / 40).max() < 0.1
 
 
-def test_keys_are_required_without_a_seed_and_must_match_the_rows():
-    with pytest.raises(ValueError, match='no seed'):
-        RandomSubset(4).add(torch.zeros(2, 3))
+def test_keys_must_match_the_rows():
     with pytest.raises(ValueError, match='keys of shape'):
         RandomSubset(4).add(torch.zeros(2, 3), torch.rand(3))
     with pytest.raises(ValueError, match='nothing was added'):

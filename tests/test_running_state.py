@@ -135,3 +135,22 @@ def test_which_last_samples_are_repeats():
     assert repeats(4, [3, 3, 3, 3], 10) == [False, False, True, True]
     assert repeats(4, [1, 1, 1, 1], 2) == [False, False, True, True]
     assert repeats(3, [2, 2, 2], 6) == [False, False, False]
+
+
+def test_data_elements_get_an_index_too(tmp_path):
+    """Direct callers may pass data elements instead of dicts: they carry
+    their index in the metainfo (given, or the sampler's position)."""
+    from gentk.structures import GenDataSample
+    weights = tmp_path / 'unused_weights.pth'
+    weights.write_bytes(b'')
+    data = samples()[:4]
+    as_dicts = SixFeatureKID(str(weights), quantize=False, max_samples=3,
+                             subset_size=2, num_subsets=3)
+    as_elements = SixFeatureKID(str(weights), quantize=False, max_samples=3,
+                                subset_size=2, num_subsets=3)
+    elements = [GenDataSample(**s) for s in data]
+    elements[3].set_metainfo(dict(sample_idx=3))
+    as_dicts.process(None, [dict(s) for s in data])
+    as_elements.process(None, elements)
+    assert [e.sample_idx for e in elements] == [0, 1, 2, 3]
+    assert as_elements.evaluate(4) == as_dicts.evaluate(4)

@@ -15,11 +15,9 @@ positions) from ``sample_generator(seed, index)``, seeded by the sample's
 index in the split: a sample draws the same numbers whichever process
 evaluates it, so the scores do not depend on the number of processes.
 """
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
-import numpy as np
 import torch
-from mmengine.dist import get_rank
 
 _MASK = (1 << 64) - 1
 
@@ -58,9 +56,8 @@ class RandomSubset:
 
     Rows are torch tensors on the CPU (anything ``torch.as_tensor`` takes is
     accepted); the first dimension indexes rows and their dtype is kept.
-    Keys are float64, either passed to ``add`` by a caller that draws them
-    from its own generator, or drawn here from a numpy stream seeded with
-    ``(seed, rank)`` (so ranks do not correlate).
+    Keys are float64 uniform numbers in [0, 1), one per row, drawn by the
+    caller (``sample_keys``, or a sample's ``sample_generator``).
 
     New rows wait in a buffer that is compacted once it holds more than a
     quarter of the capacity beyond it: at most 1.25x the capacity (plus the
@@ -70,11 +67,9 @@ class RandomSubset:
 
     Args:
         capacity: the most rows kept.
-        seed: seeds the keys drawn when ``add`` gets none; None: ``add``
-            needs keys.
     """
 
-    def __init__(self, capacity: int, seed: Optional[int] = None) -> None:
+    def __init__(self, capacity: int) -> None:
         if capacity < 1:
             raise ValueError(f'RandomSubset: capacity must be >= 1, got '
                              f'{capacity}')
@@ -83,19 +78,11 @@ class RandomSubset:
         self.keys: List[torch.Tensor] = []
         self.rows: List[torch.Tensor] = []
         self._buffered = 0
-        self._rng = (None if seed is None
-                     else np.random.default_rng([seed, get_rank()]))
 
-    def add(self, rows, keys: Optional[torch.Tensor] = None
-            ) -> 'RandomSubset':
+    def add(self, rows, keys) -> 'RandomSubset':
         """Offer ``rows`` with their ``keys`` (one uniform [0, 1) number per
-        row; drawn from the seeded stream when None)."""
+        row)."""
         rows = torch.as_tensor(rows).detach().cpu()
-        if keys is None:
-            if self._rng is None:
-                raise ValueError('RandomSubset.add: no keys given and no '
-                                 'seed to draw them from')
-            keys = torch.from_numpy(self._rng.random(len(rows)))
         keys = torch.as_tensor(keys, dtype=torch.float64).cpu()
         if keys.shape != (len(rows), ):
             raise ValueError(f'RandomSubset.add: {len(rows)} rows but keys '

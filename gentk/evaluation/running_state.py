@@ -21,7 +21,8 @@ carries its index in the split (``sample_idx``, which datasets put in the
 data samples' metainfo; where it is missing, the position
 ``DefaultSampler`` gives it), and metrics seed a sample's draws with it
 (``random_subset.sample_generator``). The Inception Score's splits are
-chosen by it too.
+chosen by it too. (mmengine's ``ConcatDataset`` numbers each part from 0:
+its parts' samples share indices, and so their draws.)
 """
 from typing import Any, List, Optional, Sequence
 
@@ -37,10 +38,17 @@ def is_sampler_repeat(seen: int, size: int) -> bool:
     return (seen - 1) * get_world_size() + get_rank() >= size
 
 
-def sample_indices(data_samples: Sequence[dict]) -> np.ndarray:
+def sample_index(sample: Any) -> Optional[int]:
+    """A sample's ``sample_idx``: a dict's key (what mmengine hands metrics)
+    or a data element's metainfo (direct callers); None if it has none."""
+    index = (sample.get('sample_idx') if isinstance(sample, dict)
+             else getattr(sample, 'sample_idx', None))
+    return None if index is None else int(index)
+
+
+def sample_indices(data_samples: Sequence[Any]) -> np.ndarray:
     """The samples' indices in the split (``sample_idx``)."""
-    return np.array([int(s['sample_idx']) for s in data_samples],
-                    dtype=np.int64)
+    return np.array([sample_index(s) for s in data_samples], dtype=np.int64)
 
 
 class RunningStateMetric(BaseMetric):
@@ -62,8 +70,12 @@ class RunningStateMetric(BaseMetric):
         for sample in samples:
             # DefaultSampler deals position p of the split to process
             # p mod world: this process's k-th sample is k * world + rank.
-            if isinstance(sample, dict) and 'sample_idx' not in sample:
-                sample['sample_idx'] = self._seen * world + rank
+            if sample_index(sample) is None:
+                index = self._seen * world + rank
+                if isinstance(sample, dict):
+                    sample['sample_idx'] = index
+                else:
+                    sample.set_metainfo(dict(sample_idx=index))
             self._seen += 1
         if world == 1:
             self.process_samples(samples)
