@@ -157,3 +157,38 @@ def test_validation_draws_on_a_copy_of_the_random_states():
     got = torch.rand(2), np.random.rand(2), random.random()
     assert torch.equal(got[0], expected[0])
     assert (got[1] == expected[1]).all() and got[2] == expected[2]
+
+
+def test_validation_forgets_kernels_cached_before_a_data_swap(
+        tmp_path, monkeypatch):
+    """mmengine's EMAHook swaps weights in through ``.data``, which leaves
+    their versions alone: a kernel transform cached before the swap must
+    not evaluate the other weights. GenRunner registers the hook that
+    drops the caches at every validation and test epoch, after such swaps."""
+    import types
+
+    from mmengine.config import Config
+
+    from gentk.engine.hooks import ForgetKernelCachesHook
+    from gentk.engine.runner import GenRunner
+    from gentk.models.layers import Conv2d, matmul_conv
+    from tiny_config import write_tiny_config
+    monkeypatch.setattr(matmul_conv, 'WINOGRAD_MIN_CHANNELS', 8)
+    monkeypatch.setattr(matmul_conv, 'WINOGRAD_MIN_TILES', 1)
+    torch.manual_seed(0)
+    conv = Conv2d(8, 8, 3).eval()
+    x = torch.randn(1, 8, 10, 10)
+    with torch.no_grad():
+        before = conv(x)
+        assert conv.route(x) == 'winograd' and '_winograd_cache' in conv.__dict__
+        conv.weight.data.copy_(torch.randn_like(conv.weight))   # a swap
+        stale = conv(x)
+        ForgetKernelCachesHook().before_val_epoch(types.SimpleNamespace(model=conv))
+        fresh = conv(x)
+        expected = torch.nn.functional.conv2d(x, conv.weight, conv.bias)
+    assert torch.equal(stale, before)   # what the hook is there for
+    torch.testing.assert_close(fresh, expected, rtol=1e-4, atol=1e-5)
+    cfg = Config.fromfile(write_tiny_config(tmp_path))
+    cfg.work_dir = str(tmp_path / 'work')
+    hooks = GenRunner.from_cfg(cfg).hooks
+    assert isinstance(hooks[-1], ForgetKernelCachesHook)   # runs last

@@ -30,6 +30,7 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model, weights_to_cpu
 from mmengine.utils import apply_to
 
 from gentk.engine.hooks.broadcast_buffers_hook import BroadcastBuffersHook
+from gentk.engine.hooks.kernel_cache_hook import ForgetKernelCachesHook
 from gentk.engine.hooks.random_state_hook import RandomStateHook
 from gentk.engine.schedule_check import unfinished_schedules
 from gentk.registry import RUNNERS
@@ -193,7 +194,8 @@ class GenRunner(Runner):
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         super().register_hooks(default_hooks, custom_hooks)
-        for hook_type in (RandomStateHook, BroadcastBuffersHook):
+        for hook_type in (RandomStateHook, BroadcastBuffersHook,
+                          ForgetKernelCachesHook):
             if not any(isinstance(h, hook_type) for h in self.hooks):
                 self.register_hook(hook_type())
 
