@@ -81,17 +81,36 @@ def pyramid_resolutions(height: int, width: int,
     return sizes
 
 
+def patch_centres(n: int, height: int, width: int, patches_per_image: int,
+                  patch_size: int = 7,
+                  generator: Optional[torch.Generator] = None
+                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Random centres ``(y, x)``, each [n, patches_per_image], of
+    ``patch_size`` squares fully inside a ``height x width`` image."""
+    r = patch_size // 2
+    shape = (n, patches_per_image)
+    return (torch.randint(r, height - r, shape, generator=generator),
+            torch.randint(r, width - r, shape, generator=generator))
+
+
 def patch_descriptors(img: torch.Tensor, patches_per_image: int = 128,
                       patch_size: int = 7,
                       generator: Optional[torch.Generator] = None
                       ) -> torch.Tensor:
     """``patches_per_image`` random ``patch_size`` squares per image, fully
     inside it: [N * patches_per_image, C, patch_size, patch_size]."""
-    n, c, h, w = img.shape
+    centres = patch_centres(img.size(0), img.size(2), img.size(3),
+                            patches_per_image, patch_size, generator)
+    return gather_patches(img, *centres, patch_size)
+
+
+def gather_patches(img: torch.Tensor, centre_y: torch.Tensor,
+                   centre_x: torch.Tensor, patch_size: int = 7
+                   ) -> torch.Tensor:
+    """The squares around the centres ([N, P] each) of every image, as
+    [N * P, C, patch_size, patch_size]."""
+    n, c = img.shape[:2]
     r = patch_size // 2
-    shape = (n, patches_per_image)
-    centre_y = torch.randint(r, h - r, shape, generator=generator)
-    centre_x = torch.randint(r, w - r, shape, generator=generator)
     offsets = torch.arange(-r, r + 1)
     # Broadcast to [N, P, C, k, k] index grids; one gather, no Python loop.
     rows = (centre_y[..., None] + offsets).view(n, -1, 1, patch_size, 1)
@@ -246,19 +265,23 @@ class SlicedWassersteinDistance(RunningStateMetric):
                                         len(state['sizes']))
             indices = sample_indices(present)
             for level, (band, subset) in enumerate(zip(pyramid, state[name])):
-                # Each image's patches and keys come from its own
-                # generator: the same whichever process sees the image.
-                descriptors, keys = [], []
-                for image, index in zip(band, indices):
+                # Each image's patch centres and keys come from its own
+                # generator (the same whichever process sees the image);
+                # one gather per level takes the patches of all.
+                centres, keys = [], []
+                for index in indices:
                     generator = sample_generator(self.seed, index,
                                                  2 * level + side)
-                    descriptors.append(patch_descriptors(
-                        image[None], self.patches_per_image,
+                    centres.append(patch_centres(
+                        1, band.size(2), band.size(3), self.patches_per_image,
                         self.patch_size, generator))
                     keys.append(torch.rand(self.patches_per_image,
                                            generator=generator,
                                            dtype=torch.float64))
-                subset.add(torch.cat(descriptors).cpu(), torch.cat(keys))
+                centre_y, centre_x = (torch.cat(c) for c in zip(*centres))
+                descriptors = gather_patches(band, centre_y, centre_x,
+                                             self.patch_size)
+                subset.add(descriptors.cpu(), torch.cat(keys))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         state = results[0]
