@@ -113,8 +113,9 @@ def test_a_config_key_the_class_does_not_take_is_an_input_error():
     mmengine's builder calls the class: the tool names class and key."""
     from mmengine.registry import DefaultScope
 
+    import gentk.evaluation  # noqa: F401
     import gentk.models  # noqa: F401
-    from gentk.registry import MODELS
+    from gentk.registry import METRICS, MODELS
     with DefaultScope.overwrite_default_scope('gentk'):
         with pytest.raises(TypeError) as info:
             MODELS.build(dict(type='GlobalGenerator', in_channels=4, num_block=4))
@@ -126,6 +127,13 @@ def test_a_config_key_the_class_does_not_take_is_an_input_error():
         "--cfg-options")
     assert input_error_message(missing.value).startswith(
         'PerceptualLoss.__init__() missing 1 required positional argument')
+    # The class built is named, not the base class defining __init__.
+    with DefaultScope.overwrite_default_scope('gentk'):
+        with pytest.raises(TypeError) as inherited:
+            METRICS.build(dict(type='FrechetInceptionDistance', batchsize=4))
+    assert input_error_message(inherited.value).endswith(
+        'check the FrechetInceptionDistance entry of the config and '
+        '--cfg-options')
     # The same error raised outside a builder is not taken for a config's.
     with pytest.raises(TypeError) as direct:
         torch.nn.Linear(2, 2, num_block=4)

@@ -29,22 +29,26 @@ EXIT_BAD_INPUT = 2
 # mmengine's builders call a registered class with the config's keys: a key
 # the class does not take (a typo in a config or --cfg-options) fails there.
 _BUILDER = osp.join('mmengine', 'registry', 'build_functions.py')
-_BAD_CONFIG_KEYS = re.compile(r'^(\w+)\.__init__\(\) (got an unexpected keyword '
-                              r'argument|missing \d+ required)')
+_BAD_CONFIG_KEYS = re.compile(r'^(?:\w+\.)?__init__\(\) (got an unexpected '
+                              r'keyword argument|missing \d+ required)')
 
 
 def _is_own(path: str) -> bool:
     return osp.abspath(path).startswith(_OWN_DIRS)
 
 
+def _raising_frame(exc: BaseException):
+    """The frame that raised ``exc`` (its innermost)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return None if tb is None else tb.tb_frame
+
+
 def _raising_file(exc: BaseException) -> Optional[str]:
     """The source file of the frame that raised ``exc``."""
-    tb = exc.__traceback__
-    if tb is None:
-        return None
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb.tb_frame.f_code.co_filename
+    frame = _raising_frame(exc)
+    return None if frame is None else frame.f_code.co_filename
 
 
 def error_message(exc: BaseException) -> str:
@@ -78,14 +82,16 @@ def _worker_error(exc: BaseException) -> Optional[Tuple[str, str]]:
 
 def config_key_error(exc: BaseException) -> Optional[str]:
     """The message for a config key that the class it builds does not take
-    (or a required one it lacks), else None."""
-    path, message = _raising_file(exc), error_message(exc)
-    match = _BAD_CONFIG_KEYS.match(message)
-    if not (isinstance(exc, TypeError) and match and path
-            and path.endswith(_BUILDER)):
+    (or a required one it lacks), else None. The class is the one the
+    builder called (``obj_cls``), not the one defining ``__init__``."""
+    frame, message = _raising_frame(exc), error_message(exc)
+    if not (isinstance(exc, TypeError) and frame is not None
+            and frame.f_code.co_filename.endswith(_BUILDER)
+            and _BAD_CONFIG_KEYS.match(message)):
         return None
-    return (f'{message}: check the {match.group(1)} entry of the config '
-            'and --cfg-options')
+    cls = frame.f_locals.get('obj_cls')
+    name = getattr(cls, '__name__', 'its')
+    return f'{message}: check the {name} entry of the config and --cfg-options'
 
 
 def input_error_message(exc: BaseException) -> Optional[str]:
