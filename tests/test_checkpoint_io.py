@@ -34,16 +34,15 @@ def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch
     assert os.listdir(tmp_path) == ['ckpt.pth'], 'temporary file left behind'
 
 
-def test_atomic_files_get_the_umasks_permissions(tmp_path):
+def test_atomic_files_get_the_umasks_permissions(tmp_path, monkeypatch):
     """Checkpoints are as readable as any file the user writes (mkstemp
-    alone would make them 0600)."""
-    old = os.umask(0o022)
-    try:
-        atomic_save({'a': torch.zeros(1)}, str(tmp_path / 'x.pth'))
-        os.umask(0o027)
-        atomic_write_text('x', str(tmp_path / 'y.txt'))
-    finally:
-        os.umask(old)
+    alone would make them 0600), by the umask read when gentk loaded."""
+    from gentk.utils import checkpoint_io
+    assert checkpoint_io._UMASK == checkpoint_io._read_umask()
+    monkeypatch.setattr(checkpoint_io, '_UMASK', 0o022)
+    atomic_save({'a': torch.zeros(1)}, str(tmp_path / 'x.pth'))
+    monkeypatch.setattr(checkpoint_io, '_UMASK', 0o027)
+    atomic_write_text('x', str(tmp_path / 'y.txt'))
     assert stat.S_IMODE(os.stat(tmp_path / 'x.pth').st_mode) == 0o644
     assert stat.S_IMODE(os.stat(tmp_path / 'y.txt').st_mode) == 0o640
 

@@ -184,6 +184,6 @@ def test_metrics_json_writes_missing_scores_as_null():
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     result = {'metrics': {'IoU.a': float('nan'), 'mIoU': 0.5},
-              'rows': [1.0, float('nan')]}
+              'rows': [1.0, float('nan'), float('inf')]}
     assert json.dumps(tool.nan_to_none(result), allow_nan=False) == (
-        '{"metrics": {"IoU.a": null, "mIoU": 0.5}, "rows": [1.0, null]}')
+        '{"metrics": {"IoU.a": null, "mIoU": 0.5}, "rows": [1.0, null, null]}')

@@ -82,12 +82,13 @@ def metric_table(metrics: dict, title: str) -> Table:
 
 
 def nan_to_none(value):
-    """``value`` with every float NaN (in dicts and lists) as None."""
+    """``value`` with every float NaN or infinity (in dicts and lists) as
+    None: JSON has neither."""
     if isinstance(value, dict):
         return {k: nan_to_none(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [nan_to_none(v) for v in value]
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 
@@ -127,7 +128,7 @@ def main(argv=None):
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     with open(out, 'w') as f:
         # Scores that do not exist (the IoU of a class absent from labels
-        # and predictions) are NaN: null in JSON, which has no NaN.
+        # and predictions) are NaN: null in JSON, which has no NaN (or inf).
         json.dump(nan_to_none(result), f, indent=2, allow_nan=False)
     print(f'metrics written to {out}')
     return metrics

@@ -60,12 +60,22 @@ def load_trusted_checkpoint(path: str, map_location: Any = 'cpu') -> Any:
 TEMP_PREFIX = '.tmp-'
 
 
+def _read_umask() -> int:
+    umask = os.umask(0)   # the only way to read it; set back at once
+    os.umask(umask)
+    return umask
+
+
+# Read once, at import: reading it sets it to 0 for a moment, when a file
+# made by another thread would be world-writable.
+_UMASK = _read_umask()
+
+
 def new_file_mode() -> int:
     """The permissions ``open(path, 'w')`` would give a new file (0o666
-    less the umask): mkstemp makes its files private (0o600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    less the umask, as it was when gentk was imported): mkstemp makes its
+    files private (0o600)."""
+    return 0o666 & ~_UMASK
 
 
 @contextmanager
@@ -82,8 +92,12 @@ def atomic_open(path: str, mode: str = 'wb', suffix: str = ''
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=folder)
     try:
-        os.chmod(tmp, new_file_mode())  # readable like any file written here
         with os.fdopen(fd, mode) as f:
+            # Readable like any file written here.
+            if hasattr(os, 'fchmod'):
+                os.fchmod(f.fileno(), new_file_mode())
+            else:
+                os.chmod(tmp, new_file_mode())
             yield f
             f.flush()
             os.fsync(f.fileno())
