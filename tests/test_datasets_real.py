@@ -202,6 +202,10 @@ def test_paired_folder_pairs_files_in_subfolders_by_relative_path(tmp_path):
     assert [i['img_path'] for i in infos] == [
         str(img_dir / 'b.png'), str(img_dir / 'x' / 'a.png'),
         str(img_dir / 'y' / 'a.jpg')]
+    # Hidden folders (e.g. .ipynb_checkpoints) hold no samples.
+    write(str(label_dir / '.ipynb_checkpoints' / 'b.png'),
+          np.zeros((HEIGHT, WIDTH), np.uint8))
+    assert len(PairedFolderDataset(str(tmp_path), num_classes=5)) == 3
     os.rename(img_dir / 'y', img_dir / 'z')
     with pytest.raises(FileNotFoundError, match=r'y/a\.png has no partner named '
                                                 r'y/a\.\*'):

@@ -67,10 +67,14 @@ def map_pipeline(cfg) -> Compose:
     dataset = cfg.get('test_dataloader', {}).get('dataset', {})
     steps = [dict(step) for step in dataset.get('pipeline', [])] or [
         dict(type='PackGenInputs')]
-    if not any(step.get('type') == 'LoadPairedImages' for step in steps):
+    loads = [i for i, step in enumerate(steps)
+             if step.get('type') == 'LoadPairedImages']
+    if not loads:
         steps.insert(0, dict(type='LoadPairedImages'))
     if dataset.get('use_train_ids'):
-        steps.insert(1, dict(type='MapLabelIds', lut='cityscapes_train_ids'))
+        after_load = loads[0] + 1 if loads else 1
+        steps.insert(after_load,
+                     dict(type='MapLabelIds', lut='cityscapes_train_ids'))
     import gentk.datasets  # noqa: F401  (registers the transforms)
     with DefaultScope.overwrite_default_scope('gentk'):
         return Compose(steps)

@@ -26,8 +26,10 @@ def index_by_stem(folder: str) -> Dict[str, str]:
     is keyed by its path below ``folder``, e.g. ``'aachen/0001'``, and
     pairs with the file of that relative stem in the partner folder."""
     index = {}
-    for root, dirs, names in os.walk(folder, followlinks=True):
-        dirs.sort()
+    # Not into linked folders (a link cycle would never end) nor hidden
+    # ones (.ipynb_checkpoints and the like hold copies, not samples).
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
         for name in sorted(names):
             stem, ext = osp.splitext(name)
             if ext.lower() not in IMAGE_EXTENSIONS:
