@@ -42,14 +42,20 @@ def per_instance_features(features: torch.Tensor, inst: torch.Tensor
     return vectors, instance_classes(ids), areas
 
 
+# The official encode_features.py runs scikit-learn's KMeans, whose runs
+# take up to 300 Lloyd steps (max_iter).
+KMEANS_ITERATIONS = 300
+
+
 def _best_kmeans(points: np.ndarray, k: int, seed: int,
                  restarts: int) -> np.ndarray:
     """Centroids of the k-means++ run (of ``restarts``) with the lowest sum
-    of squared distances to them."""
+    of squared distances to them. Each run takes ``KMEANS_ITERATIONS``
+    Lloyd steps (scipy's default, 10, can stop short of convergence)."""
     best, best_cost = None, np.inf
     for run in range(restarts):
-        centroids, assignment = kmeans2(points, k, minit='++',
-                                        seed=seed + run)
+        centroids, assignment = kmeans2(points, k, iter=KMEANS_ITERATIONS,
+                                        minit='++', seed=seed + run)
         cost = float(((points - centroids[assignment]) ** 2).sum())
         if cost < best_cost:
             best, best_cost = centroids, cost
