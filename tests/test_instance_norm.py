@@ -70,3 +70,16 @@ def test_build_norm_gives_the_layout_preserving_norm(type_):
     assert type(norm) is InstanceNorm2d
     assert norm.affine and not norm.track_running_stats
     assert set(dict(norm.named_parameters())) == {'weight', 'bias'}
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_a_single_pixel_has_no_statistics(channels_last):
+    """As nn.InstanceNorm2d, a 1x1 map is an error, not the bias."""
+    x = torch.randn(1, 4, 1, 1)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with pytest.raises(ValueError, match=r'more than one spatial element.*'
+                                         r'\(1, 4, 1, 1\)'):
+        InstanceNorm2d(4, affine=True)(x)
+    with pytest.raises(ValueError):
+        torch.nn.InstanceNorm2d(4)(x)

@@ -33,6 +33,12 @@ class InstanceNorm2d(nn.InstanceNorm2d):
             raise ValueError(f'InstanceNorm2d({self.num_features}) got an input '
                              f'with {x.size(1)} channels (shape '
                              f'{tuple(x.shape)})')
+        if x.size(2) * x.size(3) == 1:
+            # As nn.InstanceNorm2d: one pixel has no statistics (the
+            # kernels below would return the bias, whatever the input).
+            raise ValueError(f'InstanceNorm2d needs more than one spatial '
+                             f'element per channel, got shape {tuple(x.shape)} '
+                             '(the input is too small for this network)')
         if x.size(0) == 1 and is_channels_last(x):
             return F.batch_norm(x, None, None, self.weight, self.bias,
                                 True, 0.0, self.eps)
