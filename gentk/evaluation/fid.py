@@ -29,7 +29,7 @@ from .frechet import GaussianStats, frechet_distance
 from .inception import (INPUT_SIZE, WEIGHTS_HELP, FIDInceptionV3,
                         shared_inception)
 from .random_subset import RandomSubset, sample_keys
-from .running_state import RunningStateMetric, sample_indices
+from .running_state import RunningStateMetric, sample_field, sample_indices
 from .stats_cache import RealStatsCache, file_sha256
 
 DEFAULT_WEIGHTS = 'weights/pt_inception-2015-12-05.pth'
@@ -40,13 +40,6 @@ def quantize_8bit(images: torch.Tensor) -> torch.Tensor:
     the network would see had the images been saved as PNG and read back
     (as pytorch-fid reads them)."""
     return torch.round((images.clamp(-1, 1) + 1) * 127.5) / 127.5 - 1
-
-
-def _field(sample: Any, key: str) -> Optional[torch.Tensor]:
-    # mmengine hands metrics dicts; direct callers may pass data elements.
-    if isinstance(sample, dict):
-        return sample.get(key)
-    return getattr(sample, key, None)
 
 
 @dataclass
@@ -151,7 +144,7 @@ class InceptionFeatureMetric(RunningStateMetric):
     def batch_images(self, samples: Sequence, key: str) -> torch.Tensor:
         """The samples' ``key`` images as one float [N, 3, H, W] batch
         (quantised; resized to 299 first only when sizes differ)."""
-        images = [_field(s, key) for s in samples]
+        images = [sample_field(s, key) for s in samples]
         if any(img is None for img in images):
             raise KeyError(f'{type(self).__name__} needs {key!r} in every '
                            'data sample')
@@ -187,7 +180,7 @@ class InceptionFeatureMetric(RunningStateMetric):
             self.batch_images(data_samples, 'fake_img'), self.needs_logits)
         self.add(state.fake, feats, logits, indices)
         if self.uses_real and not state.real_from_cache:
-            if any(_field(s, 'gt_img') is None for s in data_samples):
+            if any(sample_field(s, 'gt_img') is None for s in data_samples):
                 raise KeyError(
                     f'{type(self).__name__} needs real images: the data '
                     "samples carry no 'gt_img' and no cached real "

@@ -27,22 +27,33 @@ its parts' samples share indices, and so their draws.)
 from typing import Any, List, Optional, Sequence
 
 import numpy as np
-
 from mmengine.dist import get_rank, get_world_size
 from mmengine.evaluator import BaseMetric
+
+
+def sampler_position(k: int) -> int:
+    """The split position of this process's ``k``-th sample (from 0):
+    ``DefaultSampler`` deals position p to process p mod world size."""
+    return k * get_world_size() + get_rank()
 
 
 def is_sampler_repeat(seen: int, size: int) -> bool:
     """Whether the last of the ``seen`` samples this process evaluated is a
     repeat that ``DefaultSampler`` added to a split of ``size`` samples."""
-    return (seen - 1) * get_world_size() + get_rank() >= size
+    return sampler_position(seen - 1) >= size
+
+
+def sample_field(sample: Any, key: str) -> Any:
+    """``sample[key]`` or None: mmengine hands metrics dicts; direct callers
+    may pass data elements (fields and metainfo as attributes)."""
+    if isinstance(sample, dict):
+        return sample.get(key)
+    return getattr(sample, key, None)
 
 
 def sample_index(sample: Any) -> Optional[int]:
-    """A sample's ``sample_idx``: a dict's key (what mmengine hands metrics)
-    or a data element's metainfo (direct callers); None if it has none."""
-    index = (sample.get('sample_idx') if isinstance(sample, dict)
-             else getattr(sample, 'sample_idx', None))
+    """A sample's ``sample_idx``; None if it has none."""
+    index = sample_field(sample, 'sample_idx')
     return None if index is None else int(index)
 
 
@@ -66,18 +77,15 @@ class RunningStateMetric(BaseMetric):
         samples = list(data_samples)
         if not samples:
             return
-        world, rank = get_world_size(), get_rank()
         for sample in samples:
-            # DefaultSampler deals position p of the split to process
-            # p mod world: this process's k-th sample is k * world + rank.
             if sample_index(sample) is None:
-                index = self._seen * world + rank
+                index = sampler_position(self._seen)
                 if isinstance(sample, dict):
                     sample['sample_idx'] = index
                 else:
                     sample.set_metainfo(dict(sample_idx=index))
             self._seen += 1
-        if world == 1:
+        if get_world_size() == 1:
             self.process_samples(samples)
             return
         if self._held is not None:
