@@ -19,8 +19,9 @@ if __name__ == '__main__':
 import argparse
 import os
 import os.path as osp
-from typing import Dict
+from typing import Callable, Dict
 
+import numpy as np
 import torch
 from mmengine.dataset import Compose
 from mmengine.registry import DefaultScope
@@ -28,6 +29,7 @@ from rich.progress import track
 
 from gentk.apis import generate, init_model
 from gentk.apis.cli import run_tool
+from gentk.datasets.cityscapes_labels import label_id_to_train_id_lut
 from gentk.models.encoders.feature_bank import InstanceFeatureBank
 from gentk.utils import to_uint8_image, write_png
 
@@ -60,24 +62,27 @@ def list_maps(path: str, cityscapes_suffix: str) -> Dict[str, str]:
     return {sample_name(f): osp.join(path, f) for f in files}
 
 
-def map_pipeline(cfg) -> Compose:
-    """The config's test pipeline with the files loaded first: label and
-    instance maps get the resizing (and checks) the model was tested with.
-    A Cityscapes dataset with ``use_train_ids`` maps the label ids too."""
+def map_loader(cfg) -> Callable[..., dict]:
+    """``load(label_path, inst_path, img_path) -> inputs`` through the
+    config's test pipeline, with the files loaded first: label and instance
+    maps get the resizing (and checks) the model was tested with. A
+    Cityscapes dataset with ``use_train_ids`` hands ``LoadPairedImages``
+    its id table, as the dataset itself does."""
     dataset = cfg.get('test_dataloader', {}).get('dataset', {})
     steps = [dict(step) for step in dataset.get('pipeline', [])] or [
         dict(type='PackGenInputs')]
-    loads = [i for i, step in enumerate(steps)
-             if step.get('type') == 'LoadPairedImages']
-    if not loads:
+    if not any(step.get('type') == 'LoadPairedImages' for step in steps):
         steps.insert(0, dict(type='LoadPairedImages'))
-    if dataset.get('use_train_ids'):
-        after_load = loads[0] + 1 if loads else 1
-        steps.insert(after_load,
-                     dict(type='MapLabelIds', lut='cityscapes_train_ids'))
+    lut = (label_id_to_train_id_lut().astype(np.int64)
+           if dataset.get('use_train_ids') else None)
     import gentk.datasets  # noqa: F401  (registers the transforms)
     with DefaultScope.overwrite_default_scope('gentk'):
-        return Compose(steps)
+        pipeline = Compose(steps)
+
+    def load(label_path, inst_path=None, img_path=None) -> dict:
+        return pipeline(dict(label_path=label_path, inst_path=inst_path,
+                             img_path=img_path, label_lut=lut))['inputs']
+    return load
 
 
 def parse_args(argv=None):
@@ -117,14 +122,12 @@ def main(argv=None):
         raise FileNotFoundError(
             f'no instance map for {missing[:5]} in {args.instances!r}')
     bank = InstanceFeatureBank.load(args.clusters) if args.clusters else None
-    pipeline = map_pipeline(model.cfg)
+    load = map_loader(model.cfg)
     rng = torch.Generator().manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
     written = []
     for name, label_path in track(sorted(labels.items()), description='generate'):
-        inputs = pipeline(dict(label_path=label_path,
-                               inst_path=instances.get(name),
-                               img_path=args.photo))['inputs']
+        inputs = load(label_path, instances.get(name), args.photo)
         label, inst, photo = (inputs.get(key) for key in ('label', 'inst', 'img'))
         variants = args.variants if bank is not None else 1
         for k in range(variants):

@@ -16,7 +16,6 @@ if __name__ == '__main__':
 import argparse
 import json
 import math
-import os
 import os.path as osp
 
 from mmengine.config import DictAction
@@ -25,6 +24,7 @@ from rich.table import Table
 
 from gentk.apis.cli import run_tool
 from gentk.apis.config import build_runner, load_config
+from gentk.utils import atomic_write_text
 
 ROWS = ('generated', 'oracle', 'floor')
 
@@ -125,11 +125,10 @@ def main(argv=None):
     if other:
         console.print(metric_table(other, title))
     out = args.out or osp.join(cfg.work_dir, 'test_metrics.json')
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    with open(out, 'w') as f:
-        # Scores that do not exist (the IoU of a class absent from labels
-        # and predictions) are NaN: null in JSON, which has no NaN (or inf).
-        json.dump(nan_to_none(result), f, indent=2, allow_nan=False)
+    # Scores that do not exist (the IoU of a class absent from labels and
+    # predictions) are NaN: null in JSON, which has no NaN (or inf).
+    atomic_write_text(json.dumps(nan_to_none(result), indent=2,
+                                 allow_nan=False), out)
     print(f'metrics written to {out}')
     return metrics
 
