@@ -7,6 +7,7 @@ from mmcv.transforms import BaseTransform
 
 from gentk.registry import TRANSFORMS
 from gentk.structures import GenDataSample
+from .paired_keys import PATH_KEYS
 
 DEFAULT_META_KEYS = ('sample_idx', 'img_path', 'label_path', 'inst_path',
                      'ori_shape', 'img_shape', 'scale_factor', 'flip',
@@ -15,9 +16,8 @@ DEFAULT_META_KEYS = ('sample_idx', 'img_path', 'label_path', 'inst_path',
 
 def source(results: dict, key: str) -> str:
     """`` (from FILE)`` for errors, where the sample came from a file."""
-    path_key = {'img': 'img_path', 'gt_label': 'label_path',
-                'gt_inst': 'inst_path'}[key]
-    return f' (from {results[path_key]})' if results.get(path_key) else ''
+    path = results.get(PATH_KEYS[key])
+    return f' (from {path})' if path else ''
 
 
 def id_map_tensor(results: dict, key: str) -> torch.Tensor:

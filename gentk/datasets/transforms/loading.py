@@ -15,12 +15,13 @@ from typing import Optional
 
 import cv2
 import numpy as np
-from PIL import Image
 from mmcv.transforms import BaseTransform
 from mmengine import fileio
+from PIL import Image
 
 from gentk.registry import TRANSFORMS
 from .map_label_ids import apply_label_lut
+from .paired_keys import PATH_KEYS
 
 
 def read_file_bytes(path: str, key: str,
@@ -147,13 +148,13 @@ class LoadPairedImages(BaseTransform):
     @staticmethod
     def _check_same_size(results: dict) -> None:
         label_shape = results['gt_label'].shape[:2]
-        for key, path_key in (('img', 'img_path'), ('gt_inst', 'inst_path')):
+        for key in ('img', 'gt_inst'):
             if results.get(key) is None:
                 continue
             shape = results[key].shape[:2]
             if shape != label_shape:
                 raise ValueError(
-                    f"{key} {results.get(path_key) or ''} is "
+                    f"{key} {results.get(PATH_KEYS[key]) or ''} is "
                     f'{shape[0]}x{shape[1]} (HxW) but its label map '
                     f"{results.get('label_path') or ''} is "
                     f'{label_shape[0]}x{label_shape[1]}; expected the same '

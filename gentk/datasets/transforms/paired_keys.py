@@ -12,6 +12,9 @@ IMAGE_KEYS = ('img', )
 #: Id maps (class ids, instance ids): resized with nearest neighbour so that
 #: no id is invented, padded with their own ``*_pad_val``.
 ID_MAP_KEYS = ('gt_label', 'gt_inst')
+#: The results key naming the file each array was read from.
+PATH_KEYS = {'img': 'img_path', 'gt_label': 'label_path',
+             'gt_inst': 'inst_path'}
 
 
 def present(results: dict, keys: Tuple[str, ...]) -> Iterator[str]:

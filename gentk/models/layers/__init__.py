@@ -14,7 +14,5 @@ from .weight_init import init_normal_
 __all__ = ['Conv2d', 'ConvNormAct', 'ConvTranspose2d', 'ResidualBlock',
            'build_act', 'build_norm', 'forget_cached_kernels', 'init_normal_',
            'instance_average_pool', 'instance_edges', 'instance_groups',
-           'instance_means',
-           'is_channels_last',
-           'native_convolutions', 'norm_has_shift', 'one_hot',
-           'pad_to_multiple', 'to_channels_last']
+           'instance_means', 'is_channels_last', 'native_convolutions',
+           'norm_has_shift', 'one_hot', 'pad_to_multiple', 'to_channels_last']
