@@ -48,7 +48,8 @@ def test_vgg19_key_layout_matches_torchvision():
     assert got == torchvision_vgg19_feature_shapes()
 
     extractor = VGG19FeatureExtractor()
-    truncated = {k: tuple(v.shape) for k, v in extractor.state_dict().items()}
+    truncated = {k: tuple(v.shape) for k, v in
+                 extractor.features.state_dict(prefix='features.').items()}
     expected = {k: s for k, s in torchvision_vgg19_feature_shapes().items()
                 if int(k.split('.')[1]) <= 29}
     assert truncated == expected
@@ -152,8 +153,38 @@ def test_perceptual_loss_frozen_and_always_eval(vgg_path):
     assert fake.grad is not None and fake.grad.abs().sum() > 0
     assert real.grad is None
     assert all(p.grad is None for p in loss.parameters())
-    # mean / std are constants, not weights that would land in checkpoints.
-    assert set(loss.state_dict()) == {f'vgg.{k}' for k in loss.vgg.state_dict()}
+    # mean / std are constants and the trunk comes from its file: nothing of
+    # the loss lands in checkpoints.
+    assert loss.state_dict() == {}
+
+
+def test_checkpoints_leave_the_trunk_out_and_still_load(vgg_state, vgg_path):
+    """A model with a perceptual loss writes no VGG weights (~80 MB at full
+    depth); its state dict loads strictly into a fresh model, whose trunk
+    stays the one loaded from the file, and so does an older state dict
+    that carries the trunk."""
+    from mmengine.runner.checkpoint import get_state_dict, load_state_dict
+
+    def model():
+        return nn.ModuleDict({'head': nn.Conv2d(3, 3, 1),
+                              'perceptual': PerceptualLoss(vgg_path)})
+
+    source = model()
+    for state in (source.state_dict(), get_state_dict(source)):
+        assert set(state) == {'head.weight', 'head.bias'}
+
+    target = model()
+    target.load_state_dict(source.state_dict(), strict=True)
+    load_state_dict(target, get_state_dict(source), strict=True)
+    trunk = target['perceptual'].vgg.features
+    assert torch.equal(trunk[0].weight, vgg_state['features.0.weight'])
+
+    older = dict(source.state_dict())
+    older.update({f'perceptual.vgg.{k}': v.clone() + 1
+                  for k, v in source['perceptual'].vgg.features
+                  .state_dict(prefix='features.').items()})
+    target.load_state_dict(older, strict=True)
+    assert torch.equal(trunk[0].weight, vgg_state['features.0.weight'] + 1)
 
 
 def test_perceptual_loss_missing_file_explains_how_to_disable(tmp_path):
@@ -202,3 +233,19 @@ def test_vgg_weights_with_wrong_layout_are_refused(vgg_state, tmp_path):
 def test_perceptual_loss_layer_weights_must_match_layers(vgg_path):
     with pytest.raises(ValueError, match='layer_weights'):
         PerceptualLoss(vgg_path, layer_weights=(1.0, 1.0))
+
+
+def test_resume_check_accepts_checkpoints_with_or_without_the_trunk(vgg_path):
+    from gentk.engine.runner import check_training_checkpoint
+    model = nn.ModuleDict({'head': nn.Conv2d(3, 3, 1),
+                           'perceptual': PerceptualLoss(vgg_path)})
+    state = dict(model.state_dict())
+    trunk = {f'perceptual.vgg.{k}': v for k, v in model['perceptual'].vgg
+             .features.state_dict(prefix='features.').items()}
+    for saved in (state, {**state, **trunk}):
+        check_training_checkpoint(model, dict(meta={}, state_dict=saved),
+                                  [], 'ckpt.pth')
+    with pytest.raises(ValueError, match='unexpected perceptual.vgg.extra'):
+        check_training_checkpoint(
+            model, dict(meta={}, state_dict={**state, 'perceptual.vgg.extra':
+                                             torch.zeros(1)}), [], 'ckpt.pth')

@@ -12,6 +12,7 @@
   ``last_checkpoint`` is missing, empty or stale.
 """
 import glob
+import itertools
 import os.path as osp
 import re
 import time
@@ -83,10 +84,9 @@ def wrapped_prefixes(model) -> list:
             if name and is_model_wrapper(m)]
 
 
-def bare_state_dict(model) -> dict:
-    """``model.state_dict()`` without the ``.module`` of wrapped submodules,
-    so checkpoints have the same keys with and without distributed training."""
-    state = model.state_dict()
+def bare_key_namer(model):
+    """A function from ``model``'s own key names to the bare ones: without
+    the ``.module`` of wrapped submodules."""
     renames = [(f'{p}.module', p) for p in wrapped_prefixes(model)]
 
     def rename(key: str) -> str:
@@ -94,6 +94,14 @@ def bare_state_dict(model) -> dict:
             if key == inner or key.startswith(inner + '.'):
                 return outer + key[len(inner):]
         return key
+    return rename
+
+
+def bare_state_dict(model) -> dict:
+    """``model.state_dict()`` without the ``.module`` of wrapped submodules,
+    so checkpoints have the same keys with and without distributed training."""
+    state = model.state_dict()
+    rename = bare_key_namer(model)
     bare = OrderedDict((rename(k), v) for k, v in state.items())
     bare._metadata = OrderedDict(  # per-module versions, same renaming
         (rename(k), v) for k, v in getattr(state, '_metadata', {}).items())
@@ -167,8 +175,14 @@ def check_training_checkpoint(model: torch.nn.Module, checkpoint: dict,
             'wrote; to start from weights, set load_from instead')
     state = _revised_keys(checkpoint['state_dict'], revise_keys)
     own = bare_state_dict(model)
+    # Fixed weights a module leaves out of its state dict (VGG19 of the
+    # perceptual loss) are still accepted from checkpoints that have them.
+    rename = bare_key_namer(model)
+    held = {rename(name) for name, _ in
+            itertools.chain(model.named_parameters(), model.named_buffers())}
     problems = [f'missing {k}' for k in own if k not in state]
-    problems += [f'unexpected {k}' for k in state if k not in own]
+    problems += [f'unexpected {k}' for k in state
+                 if k not in own and k not in held]
     problems += [f'{k}: {tuple(state[k].shape)} in the file, '
                  f'{tuple(own[k].shape)} here' for k in own
                  if k in state and state[k].shape != own[k].shape]

@@ -5,6 +5,12 @@ The convolution trunk is built with the same module indices as torchvision's
 so a torchvision ``vgg19`` state_dict (``features.0.weight`` ...
 ``features.34.bias``) loads without key remapping. torchvision itself is not
 used.
+
+The trunk's weights stay out of ``state_dict()``: they come from
+``weights_path`` whenever the extractor is built, so a model holding a
+perceptual loss does not write ~80 MB of fixed ImageNet weights into every
+checkpoint. Loading a state dict without them keeps the trunk as loaded;
+one with them (older checkpoints) still loads.
 """
 from typing import List, Mapping, Optional, Sequence
 
@@ -75,11 +81,31 @@ class VGG19FeatureExtractor(nn.Module):
                 load_weights(weights_path, what='VGG19 weights')))
         self.requires_grad_(False)
         self.train(False)
+        self.register_state_dict_post_hook(self._drop_trunk_keys)
+        self.register_load_state_dict_pre_hook(self._keep_absent_trunk_keys)
+
+    @staticmethod
+    def _drop_trunk_keys(module: nn.Module, state_dict: dict, prefix: str,
+                         local_metadata: dict) -> None:
+        """``state_dict`` post-hook: leave the fixed trunk out."""
+        for key in [key for key in state_dict if key.startswith(prefix)]:
+            del state_dict[key]
+
+    @staticmethod
+    def _keep_absent_trunk_keys(module: nn.Module, state_dict: dict,
+                                prefix: str, *args) -> None:
+        """``load_state_dict`` pre-hook: a state dict without the trunk (as
+        ``state_dict()`` writes it) keeps the weights loaded at build time
+        instead of reporting them missing."""
+        trunk = module.features.state_dict(prefix=f'{prefix}features.',
+                                           keep_vars=True)
+        for key, value in trunk.items():
+            state_dict.setdefault(key, value)
 
     def load_torchvision_state_dict(self, state_dict: Mapping[str, Tensor]) -> None:
         """Copy the ``features.*`` entries this trunk holds from a torchvision
         ``vgg19`` state_dict; deeper layers and the classifier are ignored."""
-        own = self.state_dict()
+        own = self.features.state_dict(prefix='features.')
         missing = [key for key in own if key not in state_dict]
         if missing:
             raise KeyError(
