@@ -22,7 +22,9 @@ class AtomicCheckpointHook(MMEngineCheckpointHook):
     place: a kill in between leaves no checkpoint at all, or a pointer to a
     deleted file. Here the new checkpoint is written first (atomically, by
     ``GenRunner.save_checkpoint``), then ``last_checkpoint`` (atomically),
-    and only then is the expired checkpoint deleted. When training starts,
+    and only then is the expired checkpoint deleted; a previous best
+    checkpoint (``save_best``) likewise goes only once the new best is
+    written. When training starts,
     it removes what a kill left behind: the temporary file of an
     interrupted save and, on a resume, an expired checkpoint that was not
     deleted yet.
@@ -74,7 +76,42 @@ class AtomicCheckpointHook(MMEngineCheckpointHook):
         if expired is not None:
             self._remove(self.filename_tmpl.format(expired))
 
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        # mmengine deletes the previous best before it writes the new one: a
+        # kill in between left no best checkpoint. Its deletions wait here
+        # until the new best and the checkpoint that records it are saved.
+        backend = self.file_backend
+        self.file_backend = _DeferredRemovals(backend)
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            deferred, self.file_backend = self.file_backend, backend
+        deferred.carry_out()
+
     def _remove(self, filename: str) -> None:
         path = osp.join(self.out_dir, filename)
         if osp.isfile(path):
             os.remove(path)
+
+
+class _DeferredRemovals:
+    """A file backend whose ``remove`` and ``rmtree`` wait for
+    ``carry_out``; everything else goes to the backend it wraps."""
+
+    def __init__(self, backend):
+        self._backend = backend
+        self._pending = []
+
+    def remove(self, path) -> None:
+        self._pending.append((self._backend.remove, path))
+
+    def rmtree(self, path) -> None:
+        self._pending.append((self._backend.rmtree, path))
+
+    def carry_out(self) -> None:
+        for remove, path in self._pending:
+            remove(path)
+        self._pending.clear()
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
