@@ -13,16 +13,26 @@ def free_port():
         return s.getsockname()[1]
 
 
-def train_two_processes(tmp_path, pix2pix=False, *options):
+def train_two_processes(tmp_path, pix2pix=False, *options, work_dir=None,
+                        checkpoint_interval=4, kill_at=None):
     """Rank 0's and rank 1's weights and buffers after a 4-iteration
-    2-process run, and its work dir."""
-    config = write_tiny_config(tmp_path, max_iters=4, checkpoint_interval=4,
-                               extra_hooks=[dict(type='DumpRankWeightsHook')],
-                               pix2pix=pix2pix)
-    work_dir = tmp_path / 'work'
-    run_tool(None, command=['bash', 'tools/dist_train.sh', config, '2',
-                            '--work-dir', str(work_dir), *options],
-             env={'PORT': str(free_port())}, timeout=400)
+    2-process run, and its work dir (with ``kill_at``: both processes
+    SIGKILLed after that iteration, and nothing returned)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    hooks = [dict(type='DumpRankWeightsHook')]
+    if kill_at:
+        hooks.append(dict(type='KillAtIterHook', at_iter=kill_at))
+    config = write_tiny_config(tmp_path, max_iters=4,
+                               checkpoint_interval=checkpoint_interval,
+                               extra_hooks=hooks, pix2pix=pix2pix)
+    work_dir = work_dir or tmp_path / 'work'
+    proc = run_tool(None, command=['bash', 'tools/dist_train.sh', config, '2',
+                                   '--work-dir', str(work_dir), *options],
+                    env={'PORT': str(free_port())}, timeout=400,
+                    check=not kill_at)
+    if kill_at:
+        assert proc.returncode != 0, proc.stdout[-2000:]
+        return None, work_dir
     rank0 = torch.load(work_dir / 'rank0.pth', weights_only=True)
     rank1 = torch.load(work_dir / 'rank1.pth', weights_only=True)
     assert rank0.keys() == rank1.keys()
@@ -62,3 +72,25 @@ def test_batch_norm_statistics_end_the_same_on_every_rank(tmp_path):
     ckpt = torch.load(work_dir / 'iter_4.pth', weights_only=True)
     for key in stats:
         assert torch.equal(ckpt['state_dict'][key], rank0[key]), key
+
+
+def test_ranks_with_their_own_seeds_resume_their_own_random_states(tmp_path):
+    """diff_rank_seed=True: each rank draws its own dropout masks, so the
+    checkpoint holds every rank's generators and a killed 2-process run
+    resumes to the weights of an uninterrupted one."""
+    options = ('--cfg-options', 'randomness.diff_rank_seed=True')
+    straight, _ = train_two_processes(tmp_path / 'straight', True, *options,
+                                      checkpoint_interval=2)
+    _, work = train_two_processes(tmp_path / 'killed', True, *options,
+                                  checkpoint_interval=2, kill_at=3)
+    ckpt = torch.load(work / 'iter_2.pth', weights_only=True)
+    rank_states = ckpt['rank_random_states']
+    assert len(rank_states) == 2
+    assert not torch.equal(rank_states[0]['torch'], rank_states[1]['torch'])
+    assert torch.equal(rank_states[0]['torch'], ckpt['random_states']['torch'])
+
+    resumed, _ = train_two_processes(tmp_path / 'resumed', True, *options,
+                                     '--resume', work_dir=work,
+                                     checkpoint_interval=2)
+    for key in straight:
+        assert torch.equal(resumed[key], straight[key]), key

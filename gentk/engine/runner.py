@@ -23,7 +23,7 @@ import mmengine
 import numpy as np
 import torch
 import torch.distributed as dist
-from mmengine.dist import master_only
+from mmengine.dist import all_gather_object, get_world_size, is_main_process
 from mmengine.logging import HistoryBuffer
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
@@ -38,6 +38,7 @@ from gentk.registry import RUNNERS
 from gentk.utils import (atomic_save, load_trusted_checkpoint, load_weights,
                          weights_needed_to_generate)
 from gentk.utils.cpu_heap import keep_freed_memory
+from gentk.utils.random_state import capture_random_states
 
 _CKPT_NAME = re.compile(r'(iter|epoch)_(\d+)\.pth$')
 
@@ -303,7 +304,6 @@ class GenRunner(Runner):
         if same:
             meta['dataset_meta'] = current
 
-    @master_only
     def save_checkpoint(self, out_dir: str, filename: str,
                         file_client_args: Optional[dict] = None,
                         save_optimizer: bool = True,
@@ -311,9 +311,19 @@ class GenRunner(Runner):
                         meta: Optional[dict] = None,
                         by_epoch: bool = True,
                         backend_args: Optional[dict] = None) -> None:
+        """Every rank calls this, as mmengine's hooks do; rank 0 writes.
+        Where each rank draws its own random numbers (``diff_rank_seed``),
+        rank 0 first collects every rank's generator states, so that each
+        resumes with its own."""
         if file_client_args or backend_args:
             raise ValueError('GenRunner writes checkpoints to local disk only '
                              '(atomically); remove file_client_args/backend_args.')
+        rank_states = None
+        if get_world_size() > 1 and \
+                (self._randomness_cfg or {}).get('diff_rank_seed'):
+            rank_states = all_gather_object(capture_random_states())
+        if not is_main_process():
+            return
         meta = dict(meta or {})
         # Same counters as mmengine: after_train_epoch runs before the
         # epoch counter increments, after_train_iter before the iter one.
@@ -344,5 +354,7 @@ class GenRunner(Runner):
                  for name, group in schedulers.items()}
                 if isinstance(schedulers, dict)
                 else [s.state_dict() for s in schedulers])
+        if rank_states is not None:
+            checkpoint['rank_random_states'] = rank_states
         self.call_hook('before_save_checkpoint', checkpoint=checkpoint)
         atomic_save(checkpoint, osp.join(out_dir, filename))

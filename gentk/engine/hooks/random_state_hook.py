@@ -1,5 +1,5 @@
 """Resumed runs draw the random numbers of uninterrupted ones."""
-from mmengine.dist import get_world_size
+from mmengine.dist import get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.runner import IterBasedTrainLoop
 
@@ -12,7 +12,10 @@ from gentk.utils.random_state import (capture_random_states,
 class RandomStateHook(Hook):
     """Keeps the random number generators' states with the training state.
 
-    * Checkpoints carry the states as of the save (``random_states``).
+    * Checkpoints carry the states as of the save (``random_states``);
+      where the ranks draw their own numbers (``diff_rank_seed=True``),
+      every rank's (``rank_random_states``, collected by
+      ``GenRunner.save_checkpoint``).
     * A resumed run puts them back where the uninterrupted run stood. The
       epoch-based loop starts a fresh epoch: all three come back at the
       end of ``before_train`` (this hook runs last, so the hooks before it,
@@ -38,19 +41,27 @@ class RandomStateHook(Hook):
         checkpoint['random_states'] = capture_random_states()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        if getattr(runner, '_resuming', False):
-            self._resumed = checkpoint.get('random_states')
+        if not getattr(runner, '_resuming', False):
+            return
+        self._resumed = checkpoint.get('random_states')
+        randomness = getattr(runner, '_randomness_cfg', None) or {}
+        if get_world_size() > 1 and randomness.get('diff_rank_seed'):
+            # Each rank drew its own numbers: it takes its own states back,
+            # which only a checkpoint of as many processes has.
+            per_rank = checkpoint.get('rank_random_states') or []
+            if len(per_rank) == get_world_size():
+                self._resumed = per_rank[get_rank()]
+            else:
+                self._resumed = None
+                runner.logger.warning(
+                    'diff_rank_seed=True: the checkpoint holds the random '
+                    f'states of {len(per_rank) or "no"} separate ranks, this '
+                    f'run has {get_world_size()}; the resumed run draws other '
+                    'numbers.')
 
     def before_train(self, runner) -> None:
         states, self._resumed = self._resumed, None
         if states is None:
-            return
-        randomness = getattr(runner, '_randomness_cfg', None) or {}
-        if get_world_size() > 1 and randomness.get('diff_rank_seed'):
-            # The checkpoint holds rank 0's states only.
-            runner.logger.warning(
-                'diff_rank_seed=True: the random states of the ranks are not '
-                'in the checkpoint; the resumed run draws other numbers.')
             return
         loop = runner.train_loop
         if isinstance(loop, IterBasedTrainLoop) and loop.iter > 0:
