@@ -1,5 +1,6 @@
 """The procedural street dataset: renderer, dataset contract and disk writer."""
 import importlib.util
+import os
 import os.path as osp
 import pickle
 from functools import lru_cache
@@ -220,3 +221,66 @@ def test_make_dataset_writes_cityscapes_layout(tmp_path):
             palette = np.asarray(LABEL_ID_PALETTE, np.uint8)
             np.testing.assert_array_equal(color, palette[expected['label']])
     assert not osp.exists(osp.join(out, 'leftImg8bit', 'test'))
+
+
+def test_written_dataset_reads_back_as_cityscapes(tmp_path):
+    """Rendered in two processes, read by the real loader: the same samples
+    as the in-memory dataset, in label ids and in train ids."""
+    from gentk.datasets import CityscapesDataset
+    from tiny_config import run_tool
+    out = str(tmp_path / 'synthetic')
+    run_tool(['tools/make_dataset.py', '--out', out, '--splits', 'val',
+              '--num-val', '3', '--height', '20', '--width', '44', '--seed',
+              '2', '--workers', '2'])
+    pipeline = [dict(type='LoadPairedImages')]
+    for train_ids in (False, True):
+        disk = CityscapesDataset(data_root=out, split='val', pipeline=pipeline,
+                                 use_train_ids=train_ids)
+        memory = SyntheticStreetDataset(num_samples=3, height=20, width=44,
+                                        seed=3, use_train_ids=train_ids)
+        assert len(disk) == 3
+        for index in range(3):
+            got, expected = disk[index], memory[index]
+            for key in ('img', 'gt_label', 'gt_inst'):
+                np.testing.assert_array_equal(got[key], expected[key], key)
+
+
+def test_make_dataset_refuses_to_mix_runs_and_bad_arguments(tmp_path, capsys):
+    make_dataset = load_make_dataset()
+    out = str(tmp_path / 'synthetic')
+    first = ['--out', out, '--splits', 'val', '--num-val', '3',
+             '--height', '12', '--width', '24']
+    assert make_dataset.main(first) == 0
+    smaller = ['--out', out, '--splits', 'val', '--num-val', '1',
+               '--height', '10', '--width', '20']
+    with pytest.raises(FileExistsError, match='--overwrite'):
+        make_dataset.main(smaller)
+    assert make_dataset.main(smaller + ['--overwrite']) == 0
+    written = sorted(os.listdir(osp.join(out, 'leftImg8bit', 'val', 'synth')))
+    assert written == ['synth_000000_000019_leftImg8bit.png']
+    for bad, message in ((['--seed', '-1'], '--seed must be >= 0'),
+                         (['--num-val', '0'], '--num-val must be >= 1')):
+        with pytest.raises(SystemExit) as info:
+            make_dataset.parse_args(['--out', out, '--splits', 'val'] + bad)
+        assert info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('key, value', [('height', 64.0), ('width', 0),
+                                        ('num_samples', 2.0), ('seed', -1),
+                                        ('seed', True)])
+def test_dataset_arguments_must_be_ints(key, value):
+    with pytest.raises(ValueError, match=f'{key} must be an int'):
+        SyntheticStreetDataset(**{key: value})
+
+
+def test_make_dataset_ends_on_an_occupied_split_with_its_message(tmp_path):
+    from tiny_config import run_tool
+    folder = tmp_path / 'out' / 'gtFine' / 'val' / 'synth'
+    folder.mkdir(parents=True)
+    (folder / 'old.png').write_bytes(b'')
+    proc = run_tool(['tools/make_dataset.py', '--out', str(tmp_path / 'out'),
+                     '--splits', 'val', '--num-val', '1'], check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f'{folder} already holds samples' in proc.stderr
+    assert 'Traceback' not in proc.stderr

@@ -20,6 +20,7 @@ Example::
 import argparse
 import os
 import os.path as osp
+import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
@@ -53,9 +54,19 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='city folder and file name prefix')
     parser.add_argument('--workers', type=int, default=1,
                         help='processes rendering in parallel')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace the city folders of splits that --out '
+                             'already holds (otherwise an error: old samples '
+                             'would mix with the new ones)')
     args = parser.parse_args(argv)
     if args.height < 1 or args.width < 1:
         parser.error('--height and --width must be positive')
+    if args.seed < 0:
+        parser.error(f'--seed must be >= 0, got {args.seed}')
+    for split in args.splits:
+        if getattr(args, f'num_{split}') < 1:
+            parser.error(f'--num-{split} must be >= 1 to write split {split}, '
+                         f'got {getattr(args, f"num_{split}")}')
     if not args.city.isalnum():
         parser.error('--city must be alphanumeric (Cityscapes splits names on "_")')
     return args
@@ -92,11 +103,30 @@ def write_sample(index: int, out: str, split: str, city: str, seed: int,
     write_png(paths['color'], palette[scene['label']][..., ::-1])
 
 
+def split_folders(out: str, split: str, city: str) -> list:
+    return [osp.join(out, folder, split, city)
+            for folder in ('leftImg8bit', 'gtFine')]
+
+
+def check_free(args: argparse.Namespace) -> None:
+    """Refuse to write over an earlier run's samples (its larger count or
+    other size would stay beside the new ones), unless ``--overwrite``."""
+    for split in args.splits:
+        for folder in split_folders(args.out, split, args.city):
+            if not osp.isdir(folder) or not os.listdir(folder):
+                continue
+            if not args.overwrite:
+                raise FileExistsError(
+                    f'{folder} already holds samples; pass --overwrite to '
+                    'replace them, or choose another --out or --city')
+            shutil.rmtree(folder)
+
+
 def write_split(args: argparse.Namespace, split: str, progress: Progress) -> None:
     count = getattr(args, f'num_{split}')
     seed = args.seed + SPLIT_SEED_OFFSET[split]
-    for folder in ('leftImg8bit', 'gtFine'):
-        os.makedirs(osp.join(args.out, folder, split, args.city), exist_ok=True)
+    for folder in split_folders(args.out, split, args.city):
+        os.makedirs(folder, exist_ok=True)
     task = progress.add_task(f'{split} ({args.width}x{args.height})', total=count)
     write = partial(write_sample, out=args.out, split=split, city=args.city,
                     seed=seed, height=args.height, width=args.width)
@@ -112,6 +142,7 @@ def write_split(args: argparse.Namespace, split: str, progress: Progress) -> Non
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_free(args)
     with Progress(transient=not sys.stdout.isatty()) as progress:
         for split in args.splits:
             write_split(args, split, progress)

@@ -20,8 +20,8 @@ import sys
 from typing import Callable, Optional, Tuple
 
 # The error types gentk's checks raise for bad input.
-INPUT_ERRORS = (FileNotFoundError, NotADirectoryError, KeyError, ValueError,
-                TypeError)
+INPUT_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, KeyError,
+                ValueError, TypeError)
 # Frames in these folders are gentk's: the package and the tools.
 _GENTK_DIR = osp.dirname(osp.dirname(osp.abspath(__file__)))
 _OWN_DIRS = (_GENTK_DIR + os.sep,

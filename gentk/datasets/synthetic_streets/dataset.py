@@ -1,4 +1,5 @@
 """The registered dataset rendering street scenes on the fly."""
+import numbers
 from typing import List, Optional, Sequence
 
 import numpy as np
@@ -59,9 +60,13 @@ class SyntheticStreetDataset(BaseDataset):
             raise ValueError(
                 f'num_classes={num_classes} does not match '
                 f'{"train ids" if use_train_ids else "label ids"} ({expected})')
-        if num_samples < 0 or seed < 0 or height < 1 or width < 1:
-            raise ValueError('num_samples and seed must be >= 0 and the size '
-                             f'positive, got {num_samples}, {seed}, {height}x{width}')
+        for name, value, least in (('num_samples', num_samples, 0),
+                                   ('seed', seed, 0), ('height', height, 1),
+                                   ('width', width, 1)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) \
+                    or value < least:
+                raise ValueError(f'SyntheticStreetDataset: {name} must be an '
+                                 f'int >= {least}, got {value!r}')
         self.num_samples, self.height, self.width = num_samples, height, width
         self.seed, self.use_train_ids, self.num_classes = seed, use_train_ids, expected
         self._train_id_lut = label_id_to_train_id_lut() if use_train_ids else None
