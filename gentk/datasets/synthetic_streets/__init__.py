@@ -8,7 +8,9 @@ front. Sampling never looks at the resolution, and textures live in world
 coordinates, so one seed gives the same scene at 64x32 and at 2048x1024.
 
 Outputs follow Cityscapes: ``label`` holds label ids (0..33), ``inst`` holds
-``label_id * 1000 + k`` on car/person pixels and the plain label id elsewhere,
+``label_id * 1000 + k`` on car/person pixels (k: the object's index among
+the scene's cars or people, whether or not the others are in view) and the
+plain label id elsewhere,
 and ``img`` is an RGB photo whose colours and textures follow the labels
 (asphalt and lane marks on road, windows on buildings, a body colour per car
 with a dark outline between instances) so label -> photo is learnable.

@@ -1,4 +1,4 @@
-"""Finishing a render: outlines, lighting, noise and instance numbering."""
+"""Finishing a render: outlines, lighting and noise."""
 import numpy as np
 
 from .camera import Rays
@@ -16,17 +16,6 @@ def instance_edges(inst: np.ndarray) -> np.ndarray:
     edge[1:, :] |= vertical
     edge[:-1, :] |= vertical
     return edge
-
-
-def number_instances(inst: np.ndarray) -> np.ndarray:
-    """Renumber visible things to ``class * 1000 + k`` with k = 0, 1, 2, ..."""
-    things = inst >= 1000
-    ids, inverse = np.unique(inst[things], return_inverse=True)
-    classes = ids // 1000
-    rank = np.arange(ids.size) - np.searchsorted(classes, classes, side='left')
-    out = inst.copy()
-    out[things] = (classes * 1000 + rank)[inverse]
-    return out
 
 
 def finish_photo(canvas: Canvas, rays: Rays, light: Lighting,

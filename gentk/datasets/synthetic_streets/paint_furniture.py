@@ -49,7 +49,10 @@ def paint_pole(canvas: Canvas, rays: Rays, pole: Pole, light: Lighting) -> None:
 
 def paint_sign(canvas: Canvas, rays: Rays, sign: Sign, light: Lighting) -> None:
     size = 0.65
-    bounds = rays.bounds(sign.x - 0.4, sign.x + 0.4, 0.0, sign.height, sign.z, sign.z)
+    # A triangle's apex reaches 0.05 m above the post (0.377 m over the
+    # plate's centre): the window goes that high too, or it loses its tip.
+    bounds = rays.bounds(sign.x - 0.4, sign.x + 0.4, 0.0, sign.height + 0.06,
+                         sign.z, sign.z)
     if bounds is None:
         return
     centre = sign.height - size / 2

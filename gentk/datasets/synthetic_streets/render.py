@@ -3,7 +3,7 @@ import numpy as np
 
 from .camera import Rays
 from .canvas import Canvas
-from .finish import finish_photo, number_instances
+from .finish import finish_photo
 from .layout import sample_scene
 from .paint_furniture import paint_pole, paint_sign, paint_traffic_light
 from .paint_stuff import (paint_building, paint_ground, paint_hedge, paint_sky,
@@ -17,7 +17,8 @@ def render_street_scene(seed: int, height: int = 128, width: int = 256) -> dict:
 
     Returns ``img`` (H, W, 3) uint8 RGB, ``label`` (H, W) uint8 Cityscapes
     label ids and ``inst`` (H, W) int32 Cityscapes instance ids. The scene
-    depends on ``seed`` only, so other sizes show the same street.
+    depends on ``seed`` only, so other sizes show the same street, with the
+    same instance ids for the objects they show.
     """
     if height < 1 or width < 1:
         raise ValueError(f'image size must be positive, got {height}x{width}')
@@ -27,6 +28,8 @@ def render_street_scene(seed: int, height: int = 128, width: int = 256) -> dict:
     canvas = Canvas(height, width)
     light, noise = scene.lighting, scene.noise
     # Nearest kinds first: the depth test then skips texturing hidden pixels.
+    # An instance is numbered by its place in the scene, not among the
+    # visible ones, so an object keeps its id at every resolution.
     for k, person in enumerate(scene.people):
         paint_person(canvas, rays, person, PERSON * 1000 + k, light)
     for k, car in enumerate(scene.cars):
@@ -47,4 +50,4 @@ def render_street_scene(seed: int, height: int = 128, width: int = 256) -> dict:
     paint_sky(canvas, rays, light, noise)
     # Pixel noise has its own stream so it never shifts the scene's layout.
     img = finish_photo(canvas, rays, light, np.random.default_rng([seed, 1]))
-    return dict(img=img, label=canvas.label, inst=number_instances(canvas.inst))
+    return dict(img=img, label=canvas.label, inst=canvas.inst)
