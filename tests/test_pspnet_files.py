@@ -42,6 +42,12 @@ def test_init_model_loads_a_checkpoint_of_the_cpu_config(tmp_path):
     loaded = init_model(cfg, path)
     img = torch.rand(1, 3, 32, 64) * 2 - 1
     assert torch.equal(loaded.segment(img), model.segment(img))
+    # A deeper network's extra layers are refused, not dropped.
+    deeper = dict(model.state_dict())
+    deeper['backbone.layer3.2.conv1.weight'] = torch.zeros(256, 256, 1, 1)
+    torch.save({'state_dict': deeper}, path)
+    with pytest.raises(KeyError, match=r'unexpected 1 weights.*layer3\.2'):
+        init_model(cfg, path)
 
 
 def test_converter_rewrites_numpy_meta_and_checks_the_config(tmp_path):

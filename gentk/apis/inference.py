@@ -17,7 +17,9 @@ from gentk.utils import load_weights, state_dict_from, weights_needed_to_generat
 def init_model(config, checkpoint: Optional[str] = None, device: str = 'cpu',
                cfg_options: Optional[dict] = None) -> torch.nn.Module:
     """Build the config's model, load ``checkpoint`` (``weights_only=True``)
-    and put it in eval mode on ``device``."""
+    and put it in eval mode on ``device``. The checkpoint must hold exactly
+    the weights that sampling uses (a discriminator's and the loss
+    networks' may be absent or extra)."""
     load_plugins()
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     if cfg_options:
@@ -27,11 +29,14 @@ def init_model(config, checkpoint: Optional[str] = None, device: str = 'cpu',
         model = MODELS.build(cfg.model)
     if checkpoint is not None:
         state = state_dict_from(load_weights(checkpoint, what='model checkpoint'))
-        missing, _ = model.load_state_dict(state, strict=False)
-        needed = weights_needed_to_generate(missing)
-        if needed:
-            raise KeyError(f'{checkpoint!r} does not fit {config!r}: missing '
-                           f'{len(needed)} weights, e.g. {needed[:3]}')
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        # Loss networks and discriminators may differ; what samples may not
+        # (a deeper segmenter's extra layers would be dropped silently).
+        for problem, keys in (('missing', missing), ('unexpected', unexpected)):
+            keys = weights_needed_to_generate(keys)
+            if keys:
+                raise KeyError(f'{checkpoint!r} does not fit {config!r}: '
+                               f'{problem} {len(keys)} weights, e.g. {keys[:3]}')
     model.cfg = cfg
     return model.to(device).eval()
 
