@@ -32,24 +32,39 @@ train_dataloader['dataset']['num_samples'] = 3
 """
 
 
-def config_in(folder, pix2pix, by_epoch, extra_hooks=(), finite=False):
+# Validation every 2 iterations, keeping the best checkpoint: a better
+# score saves the iteration's checkpoint again, inside the validation.
+VALIDATED = """
+train_cfg = dict(max_iters=8, val_interval=2)
+val_cfg = dict(type='ValLoop')
+val_dataloader = dict(num_workers=0, persistent_workers=False,
+                      dataset=dict(num_samples=2, height=32, width=64))
+val_evaluator = dict(type='PairedImageMetric')
+default_hooks['checkpoint'].update(save_best='paired/psnr', rule='greater')
+"""
+
+
+def config_in(folder, pix2pix, by_epoch, extra_hooks=(), finite=False,
+              validated=False):
     folder.mkdir(exist_ok=True)
     config = write_tiny_config(folder, pix2pix=pix2pix, extra_hooks=extra_hooks)
     with open(config, 'a') as f:
         f.write(BY_EPOCH if by_epoch else FINITE_SAMPLER if finite else '')
+        f.write(VALIDATED if validated else '')
     return config
 
 
 def kill_and_resume(tmp_path, pix2pix=False, by_epoch=False, kill_at=5,
-                    finite=False):
+                    finite=False, validated=False):
     """An uninterrupted run, and one killed after iteration ``kill_at`` (9
     by epoch) and resumed from the checkpoint before: their work dirs."""
     straight, killed = tmp_path / 'straight', tmp_path / 'killed'
-    config = config_in(tmp_path, pix2pix, by_epoch, finite=finite)
+    config = config_in(tmp_path, pix2pix, by_epoch, finite=finite,
+                       validated=validated)
     train(config, straight)
 
     killing = config_in(tmp_path / 'kill', pix2pix, by_epoch, finite=finite,
-                        extra_hooks=[dict(type='KillAtIterHook',
+                        validated=validated, extra_hooks=[dict(type='KillAtIterHook',
                                           at_iter=9 if by_epoch else kill_at)])
     proc = train(killing, killed, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
@@ -103,6 +118,16 @@ def test_a_resumed_run_draws_the_same_random_numbers(tmp_path):
     must come back after it."""
     straight, killed = kill_and_resume(tmp_path, pix2pix=True, finite=True)
     assert_same_training_state(straight, killed)
+
+
+def test_a_resumed_run_with_save_best_draws_the_same_random_numbers(tmp_path):
+    """The first validation's score is the best so far: its iteration's
+    checkpoint is saved again during the validation, and must carry the
+    training run's generator states, not the ones validation has moved."""
+    straight, killed = kill_and_resume(tmp_path, pix2pix=True, kill_at=3,
+                                       validated=True)
+    assert_same_training_state(straight, killed)
+    assert [n for n in os.listdir(killed) if n.startswith('best_')]
 
 
 def test_a_run_resumed_at_an_epoch_draws_the_same_random_numbers(tmp_path):

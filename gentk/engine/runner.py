@@ -38,7 +38,6 @@ from gentk.registry import RUNNERS
 from gentk.utils import (atomic_save, load_trusted_checkpoint, load_weights,
                          weights_needed_to_generate)
 from gentk.utils.cpu_heap import keep_freed_memory
-from gentk.utils.random_state import capture_random_states
 
 _CKPT_NAME = re.compile(r'(iter|epoch)_(\d+)\.pth$')
 
@@ -321,7 +320,8 @@ class GenRunner(Runner):
         rank_states = None
         if get_world_size() > 1 and \
                 (self._randomness_cfg or {}).get('diff_rank_seed'):
-            rank_states = all_gather_object(capture_random_states())
+            hook = next(h for h in self.hooks if isinstance(h, RandomStateHook))
+            rank_states = all_gather_object(hook.states_to_save())
         if not is_main_process():
             return
         meta = dict(meta or {})

@@ -37,8 +37,14 @@ class RandomStateHook(Hook):
         self._resumed = None
         self._outside_val = None
 
+    def states_to_save(self) -> dict:
+        """The training run's generator states: during validation (where
+        ``save_best`` saves) those of before it, which ``after_val`` puts
+        back, not the ones validation has moved."""
+        return self._outside_val or capture_random_states()
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint['random_states'] = capture_random_states()
+        checkpoint['random_states'] = self.states_to_save()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if not getattr(runner, '_resuming', False):
