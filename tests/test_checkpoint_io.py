@@ -114,3 +114,16 @@ def test_resumable_checkpoint_survives_a_bad_pointer(tmp_path):
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'gone.pth'))
     assert find_resumable_checkpoint(str(tmp_path)).endswith('iter_10.pth')
     assert find_resumable_checkpoint(str(tmp_path / 'empty')) is None
+
+
+def test_resumable_checkpoints_are_training_checkpoints_of_this_dir(tmp_path):
+    """A best_* checkpoint (weights only) is never a candidate, and a copied
+    work dir resumes its own copy of the file its pointer names."""
+    atomic_save({}, str(tmp_path / 'iter_2.pth'))
+    atomic_save({}, str(tmp_path / 'best_paired_psnr_iter_6.pth'))
+    assert find_resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'iter_2.pth')
+    copy = tmp_path / 'copy'
+    copy.mkdir()
+    atomic_save({}, str(copy / 'iter_2.pth'))
+    (copy / 'last_checkpoint').write_text(str(tmp_path / 'iter_2.pth'))
+    assert find_resumable_checkpoint(str(copy)) == str(copy / 'iter_2.pth')

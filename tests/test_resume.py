@@ -63,9 +63,9 @@ def kill_and_resume(tmp_path, pix2pix=False, by_epoch=False, kill_at=5,
                        validated=validated)
     train(config, straight)
 
+    kill = dict(type='KillAtIterHook', at_iter=9 if by_epoch else kill_at)
     killing = config_in(tmp_path / 'kill', pix2pix, by_epoch, finite=finite,
-                        validated=validated, extra_hooks=[dict(type='KillAtIterHook',
-                                          at_iter=9 if by_epoch else kill_at)])
+                        validated=validated, extra_hooks=[kill])
     proc = train(killing, killed, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     last, resumed_from = (('epoch_3.pth', 'epoch_1.pth') if by_epoch else
@@ -127,7 +127,14 @@ def test_a_resumed_run_with_save_best_draws_the_same_random_numbers(tmp_path):
     straight, killed = kill_and_resume(tmp_path, pix2pix=True, kill_at=3,
                                        validated=True)
     assert_same_training_state(straight, killed)
-    assert [n for n in os.listdir(killed) if n.startswith('best_')]
+    best = [n for n in os.listdir(killed) if n.startswith('best_')]
+    assert best
+    # A best checkpoint holds no optimiser state: not one to resume from.
+    proc = train(config_in(tmp_path, True, False, validated=True),
+                 tmp_path / 'other', '--resume', str(killed / best[0]),
+                 check=False)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert 'holds no optimiser state' in proc.stderr
 
 
 def test_a_run_resumed_at_an_epoch_draws_the_same_random_numbers(tmp_path):

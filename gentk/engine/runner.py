@@ -39,7 +39,8 @@ from gentk.utils import (atomic_save, load_trusted_checkpoint, load_weights,
                          weights_needed_to_generate)
 from gentk.utils.cpu_heap import keep_freed_memory
 
-_CKPT_NAME = re.compile(r'(iter|epoch)_(\d+)\.pth$')
+# What the checkpoint hook names a training checkpoint (not best_*.pth).
+_CKPT_NAME = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
 
 
 def to_plain(obj: Any) -> Any:
@@ -109,17 +110,20 @@ def bare_state_dict(model) -> dict:
 
 
 def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
-    """The checkpoint named in ``last_checkpoint`` if it exists, else the one
-    with the largest iteration/epoch number in ``work_dir``."""
+    """The checkpoint named in ``last_checkpoint`` if it exists (looked for
+    in ``work_dir`` first, so a copied work dir resumes its own copy), else
+    the training checkpoint with the largest iteration/epoch number in
+    ``work_dir``."""
     pointer = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(pointer):
         with open(pointer) as f:
             named = f.read().strip()
-        if named and osp.isfile(named):
-            return named
+        for path in (osp.join(work_dir, osp.basename(named)), named):
+            if named and osp.isfile(path):
+                return path
     candidates = []
     for path in glob.glob(osp.join(work_dir, '*.pth')):
-        match = _CKPT_NAME.search(osp.basename(path))
+        match = _CKPT_NAME.match(osp.basename(path))
         if match:
             candidates.append((int(match.group(2)), path))
     return max(candidates)[1] if candidates else None
@@ -173,6 +177,12 @@ def check_training_checkpoint(model: torch.nn.Module, checkpoint: dict,
             f'{filename!r} is not a training checkpoint (no meta and '
             'state_dict): --resume continues a run from a checkpoint it '
             'wrote; to start from weights, set load_from instead')
+    if 'optimizer' not in checkpoint:
+        raise ValueError(
+            f'{filename!r} holds no optimiser state (a best_* checkpoint, or '
+            'one saved with save_optimizer=False): resuming from it would '
+            'restart Adam\'s moments; to start from its weights, set '
+            'load_from instead')
     state = _revised_keys(checkpoint['state_dict'], revise_keys)
     own = bare_state_dict(model)
     # Fixed weights a module leaves out of its state dict (VGG19 of the
