@@ -1,7 +1,9 @@
 """The command-line tools end to end on tiny runs: test, make_dataset,
 encode_features, generate."""
+import importlib.util
 import json
 import os
+import shutil
 
 import cv2
 import numpy as np
@@ -149,6 +151,17 @@ def test_generate_from_plain_label_maps(tmp_path, label_maps):
               str(label_maps), '--instances', str(label_maps),
               '--out', str(tmp_path / 'gen36')])
     assert cv2.imread(str(tmp_path / 'gen36' / names[0])).shape == (20, 36, 3)
+    # Two files make one pair, whatever their names.
+    one = tmp_path / 'one'
+    one.mkdir()
+    stem = names[0][:-len('.png')]
+    for kind, name in (('labelIds', 'label.png'), ('instanceIds', 'inst.png')):
+        shutil.copy(label_maps / f'{stem}_gtFine_{kind}.png', one / name)
+    run_tool(['tools/generate.py', config, str(tmp_path / 'w' / 'iter_1.pth'),
+              str(one / 'label.png'), '--instances', str(one / 'inst.png'),
+              '--out', str(tmp_path / 'gen1')])
+    assert (cv2.imread(str(tmp_path / 'gen1' / 'label.png')) ==
+            cv2.imread(str(tmp_path / 'gen' / names[0]))).all()
 
 
 def test_generate_names_what_is_missing_or_wrong(trained, label_maps, tmp_path):
@@ -187,3 +200,30 @@ def test_metrics_json_writes_missing_scores_as_null():
               'rows': [1.0, float('nan'), float('inf')]}
     assert json.dumps(tool.nan_to_none(result), allow_nan=False) == (
         '{"metrics": {"IoU.a": null, "mIoU": 0.5}, "rows": [1.0, null, null]}')
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generate_pairs_label_and_instance_maps_by_kind(tmp_path):
+    list_maps = load_tool('generate').list_maps
+    both = tmp_path / 'both'
+    both.mkdir()
+    for name in ('a_label.png', 'a_inst.png', 'b_labelIds.png',
+                 'b_instanceIds.png', 'notes.txt'):
+        (both / name).write_bytes(b'')
+    assert list_maps(str(both), 'label') == {
+        'a': str(both / 'a_label.png'), 'b': str(both / 'b_labelIds.png')}
+    assert list_maps(str(both), 'inst') == {
+        'a': str(both / 'a_inst.png'), 'b': str(both / 'b_instanceIds.png')}
+    plain = tmp_path / 'plain'
+    plain.mkdir()
+    for name in ('c.png', 'c.jpg'):
+        (plain / name).write_bytes(b'')
+    with pytest.raises(ValueError, match="c.jpg and c.png are both label maps"):
+        list_maps(str(plain), 'label')

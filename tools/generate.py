@@ -5,8 +5,11 @@
         [--clusters clusters.pth --variants 4]  # sample instance features
         [--photo PHOTO]                         # or encode them from a photo
 
-LABELS and --instances are files or folders. Cityscapes names pair up
-(``*_gtFine_labelIds.png`` with ``*_gtFine_instanceIds.png``). The maps
+LABELS and --instances are files or folders (two files make one pair).
+In folders, names pair up by sample: ``X_gtFine_labelIds``,
+``X_labelIds`` or ``X_label`` with ``X_gtFine_instanceIds``,
+``X_instanceIds`` or ``X_inst``, or ``X`` with ``X`` in two folders; one
+folder may hold both kinds. The maps
 (and --photo) go through the config's test pipeline, as in tools/test.py:
 with configs/pix2pixhd/cityscapes_1024.py, 2048x1024 gtFine maps are scaled
 to 1024x512, the size the model was trained at, and so are the photos.
@@ -33,33 +36,50 @@ from gentk.datasets.cityscapes_labels import label_id_to_train_id_lut
 from gentk.models.encoders.feature_bank import InstanceFeatureBank
 from gentk.utils import to_uint8_image, write_png
 
-SUFFIXES = ('_gtFine_labelIds', '_gtFine_instanceIds', '_labelIds',
-            '_instanceIds', '_label', '_inst')
+# The suffixes that mark a file's kind, longest first.
+KIND_SUFFIXES = dict(label=('_gtFine_labelIds', '_labelIds', '_label'),
+                     inst=('_gtFine_instanceIds', '_instanceIds', '_inst'))
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
 
-def sample_name(path: str) -> str:
+def split_name(path: str):
+    """(sample name, kind): the file's stem less a kind suffix, and
+    'label', 'inst' or None."""
     stem = osp.splitext(osp.basename(path))[0]
-    for suffix in SUFFIXES:
-        if stem.endswith(suffix):
-            return stem[:-len(suffix)]
-    return stem
+    for kind, suffixes in KIND_SUFFIXES.items():
+        for suffix in suffixes:
+            if stem.endswith(suffix):
+                return stem[:-len(suffix)], kind
+    return stem, None
 
 
-def list_maps(path: str, cityscapes_suffix: str) -> Dict[str, str]:
-    """{sample name: file} for a file or the image files of a folder. In a
-    Cityscapes ``gtFine`` folder only ``*{cityscapes_suffix}.png`` count."""
+def sample_name(path: str) -> str:
+    return split_name(path)[0]
+
+
+def list_maps(path: str, kind: str) -> Dict[str, str]:
+    """{sample name: file} for a file, or for the ``kind`` maps of a folder
+    ('label' or 'inst'): the files with that kind's suffix where there are
+    any (so one folder may hold both kinds), else the unsuffixed ones."""
     if osp.isfile(path):
         return {sample_name(path): path}
     if not osp.isdir(path):
         raise FileNotFoundError(f'no such file or folder: {path!r}')
     files = sorted(f for f in os.listdir(path)
                    if f.lower().endswith(IMAGE_EXTENSIONS))
-    cityscapes = [f for f in files if f.endswith(cityscapes_suffix + '.png')]
-    files = cityscapes or files
+    marked = [f for f in files if split_name(f)[1] == kind]
+    files = marked or [f for f in files if split_name(f)[1] is None]
     if not files:
-        raise FileNotFoundError(f'{path!r} holds no image files')
-    return {sample_name(f): osp.join(path, f) for f in files}
+        raise FileNotFoundError(f'{path!r} holds no {kind} maps')
+    maps = {}
+    for name in files:
+        sample = sample_name(name)
+        if sample in maps:
+            raise ValueError(
+                f'{path!r}: {osp.basename(maps[sample])} and {name} are both '
+                f'{kind} maps of sample {sample!r}')
+        maps[sample] = osp.join(path, name)
+    return maps
 
 
 def map_loader(cfg) -> Callable[..., dict]:
@@ -114,9 +134,10 @@ def main(argv=None):
         raise ValueError('this model takes instance edges '
                          '(data_preprocessor.use_instance_edges): pass '
                          '--instances with the instance maps')
-    labels = list_maps(args.labels, '_labelIds')
-    instances = (list_maps(args.instances, '_instanceIds')
-                 if args.instances else {})
+    labels = list_maps(args.labels, 'label')
+    instances = list_maps(args.instances, 'inst') if args.instances else {}
+    if osp.isfile(args.labels) and args.instances and osp.isfile(args.instances):
+        instances = {name: args.instances for name in labels}  # one pair
     missing = sorted(set(labels) - set(instances)) if instances else []
     if missing:
         raise FileNotFoundError(
