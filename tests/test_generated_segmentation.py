@@ -2,6 +2,7 @@
 reads classes off colours, so every score is known in advance."""
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModel
 
 from gentk.evaluation import GeneratedSegmentationScores, SpatialConsistencyAccuracy
@@ -182,3 +183,45 @@ def test_segmenter_device(segmenter_files, monkeypatch):
         monkeypatch.setattr(torch.cuda, 'is_available', lambda: available)
         GeneratedSegmentationScores(*segmenter_files)
     assert devices == ['cuda', 'cpu']
+
+
+class LabelOracle(torch.nn.Module):
+    """A perfect segmenter: one-hot logits of ``label`` at the size of the
+    photo it is shown (the label resampled at the photo's pixel centres)."""
+
+    align_corners = False
+
+    def __init__(self, label):
+        super().__init__()
+        self.label = label
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+    def segment_logits(self, img):
+        label = F.interpolate(self.label[None, None].float(),
+                              size=img.shape[-2:], mode='nearest-exact')
+        return F.one_hot(label[0].long(), 3).permute(0, 3, 1, 2).float()
+
+    def segment(self, img):
+        return self.segment_logits(img).argmax(1)
+
+
+def test_predictions_at_another_size_come_back_centred():
+    """Segmented at 1.2x the label's size, a perfect segmenter's
+    predictions meet the label again: the logits are resized to the label
+    (bilinear) before the argmax, not the class ids (torch's 'nearest' is
+    off-centre at such ratios)."""
+    label = (torch.arange(80) // 4 % 3).expand(40, 80).contiguous()
+    metric = object.__new__(GeneratedSegmentationScores)
+    metric.segmentor, metric.segmentor_input_size = LabelOracle(label), (48, 96)
+    pred = metric.segment(torch.zeros(1, 3, 40, 80), (40, 80))[0]
+    assert (pred == label).float().mean() > 0.99
+
+
+def test_class_names_follow_the_number_of_classes(segmenter_files):
+    metric = GeneratedSegmentationScores(*segmenter_files, num_classes=3,
+                                         label_ids_to_train_ids=False)
+    assert metric.class_names == ('class0', 'class1', 'class2')
+    with pytest.raises(ValueError, match='2 class_names for num_classes=3'):
+        GeneratedSegmentationScores(*segmenter_files, num_classes=3,
+                                    label_ids_to_train_ids=False,
+                                    class_names=('a', 'b'))

@@ -47,16 +47,17 @@ def test_shape_mismatch_is_an_error():
         confusion_matrix(PRED, LABEL[:1], 3)
 
 
-def test_labels_outside_the_class_range_are_skipped():
+def test_labels_outside_the_class_range_are_an_error():
     """Labels equal to num_classes (one past the last class), above it or
-    negative are not scored, whatever was predicted there."""
+    negative are an error naming them: they come from another id space."""
     pred = torch.tensor([[0, 1, 2, 2], [1, 0, 2, 1]])
-    label = torch.tensor([[0, 3, 2, 1], [-1, 0, 7, 3]])
-    # kept pixels (label, pred): (0, 0), (2, 2), (1, 2), (0, 0)
-    expected = [[2, 0, 0],
-                [0, 0, 1],
-                [0, 0, 1]]
-    assert confusion_matrix(pred, label, num_classes=3).tolist() == expected
+    for bad in (3, 7, -1):
+        label = torch.tensor([[0, bad, 2, 1], [255, 0, 2, 1]])
+        with pytest.raises(ValueError, match=rf'label ids \[{bad}\] are outside'):
+            confusion_matrix(pred, label, num_classes=3)
+    label = torch.tensor([[0, 255, 2, 1], [255, 0, 2, 1]])
+    assert confusion_matrix(pred, label, num_classes=3).tolist() == [
+        [2, 0, 0], [0, 1, 1], [0, 0, 2]]
 
 
 def test_ignore_index_inside_the_class_range():
@@ -103,6 +104,6 @@ def test_predictions_outside_the_class_range_are_an_error():
 def test_predictions_outside_the_class_range_on_skipped_pixels_pass():
     """Where the label is not scored, any prediction is fine."""
     pred = torch.tensor([[0, 9, -4], [1, 2, 19]])
-    label = torch.tensor([[0, 255, 5], [1, 2, -1]])
+    label = torch.tensor([[0, 255, 255], [1, 2, 255]])
     assert confusion_matrix(pred, label, num_classes=3).tolist() == [
         [1, 0, 0], [0, 1, 0], [0, 0, 1]]

@@ -227,3 +227,22 @@ def test_generate_pairs_label_and_instance_maps_by_kind(tmp_path):
         (plain / name).write_bytes(b'')
     with pytest.raises(ValueError, match="c.jpg and c.png are both label maps"):
         list_maps(str(plain), 'label')
+
+
+def test_segmentation_scores_follow_the_dataset_and_the_options():
+    from mmengine.config import Config
+    add = load_tool('test').add_segmentation_scores
+    for train_ids, options, expected in (
+            (False, None, {}),
+            (True, None, {'label_ids_to_train_ids': False}),
+            (False, {'num_classes': 7, 'label_ids_to_train_ids': False},
+             {'num_classes': 7, 'label_ids_to_train_ids': False})):
+        cfg = Config(dict(test_dataloader=dict(dataset=dict(
+            type='SyntheticStreetDataset', use_train_ids=train_ids)),
+            test_evaluator=dict(type='PairedImageMetric')))
+        add(cfg, ('seg.py', 'seg.pth'), None, options)
+        paired, metric = cfg.test_evaluator
+        assert paired['type'] == 'PairedImageMetric'
+        settings = {k: metric[k] for k in ('num_classes', 'label_ids_to_train_ids')
+                    if k in metric}
+        assert settings == expected

@@ -38,6 +38,11 @@ def parse_args(argv=None):
     parser.add_argument('--segmentor-input-size', nargs=2, type=int,
                         metavar=('H', 'W'), help='resize photos to this size '
                         'before segmenting (default: the label resolution)')
+    parser.add_argument('--segmentor-options', nargs='+', action=DictAction,
+                        metavar='KEY=VALUE', help='settings of the '
+                        'GeneratedSegmentationScores metric, e.g. '
+                        'num_classes=7 label_ids_to_train_ids=False for a '
+                        'segmenter of other classes than Cityscapes\' 19')
     parser.add_argument('--work-dir', help='where logs and results go')
     parser.add_argument('--out', help='JSON file for the metrics '
                         '(default: WORK_DIR/test_metrics.json)')
@@ -50,14 +55,22 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def add_segmentation_scores(cfg, segmentor, input_size) -> None:
+def add_segmentation_scores(cfg, segmentor, input_size, options=None) -> None:
+    """Append the segmentation metric to the config's test evaluators. Label
+    maps a dataset already gives in train ids (``use_train_ids``) are not
+    mapped again; ``options`` (``--segmentor-options``) come last."""
     evaluators = cfg.get('test_evaluator') or []
     if isinstance(evaluators, dict):
         evaluators = [evaluators]
-    evaluators.append(dict(type='GeneratedSegmentationScores',
-                           segmentor_config=segmentor[0],
-                           segmentor_weights=segmentor[1],
-                           segmentor_input_size=input_size))
+    metric = dict(type='GeneratedSegmentationScores',
+                  segmentor_config=segmentor[0],
+                  segmentor_weights=segmentor[1],
+                  segmentor_input_size=input_size)
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    if dataset.get('use_train_ids'):
+        metric['label_ids_to_train_ids'] = False
+    metric.update(options or {})
+    evaluators.append(metric)
     cfg.test_evaluator = evaluators
 
 
@@ -104,7 +117,8 @@ def main(argv=None):
     # Scores of a generator that kept some initial weights mean nothing.
     cfg.require_generator_weights = True
     if args.segmentor:
-        add_segmentation_scores(cfg, args.segmentor, args.segmentor_input_size)
+        add_segmentation_scores(cfg, args.segmentor, args.segmentor_input_size,
+                                args.segmentor_options)
     runner = build_runner(cfg)
     metrics = runner.test()
     if runner.rank != 0:

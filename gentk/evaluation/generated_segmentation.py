@@ -53,7 +53,9 @@ class GeneratedSegmentationScores(BaseMetric):
         ignore_index: label value not scored.
         segmentor_input_size: (h, w) the photos are resized to (bilinear)
             before segmenting; None = the label's resolution.
-        class_names: names for the per-class IoU.
+        class_names: names for the per-class IoU, one per class (default:
+            the Cityscapes train-id names for 19 classes, ``class{i}``
+            otherwise).
         device: where the segmenter runs; None = CUDA when
             ``torch.cuda.is_available()``, else the CPU.
 
@@ -67,7 +69,7 @@ class GeneratedSegmentationScores(BaseMetric):
                  num_classes: int = 19, label_ids_to_train_ids: bool = True,
                  ignore_index: int = 255,
                  segmentor_input_size: Optional[Sequence[int]] = None,
-                 class_names: Sequence[str] = TRAIN_ID_NAMES,
+                 class_names: Optional[Sequence[str]] = None,
                  device: Optional[str] = None, **kwargs):
         super().__init__(**kwargs)
         from gentk.apis import init_model   # avoids an import cycle
@@ -89,6 +91,12 @@ class GeneratedSegmentationScores(BaseMetric):
         self.lut = (torch.from_numpy(label_id_to_train_id_lut()).long()
                     if label_ids_to_train_ids else None)
         self.segmentor_input_size = segmentor_input_size
+        if class_names is None:  # Cityscapes' names only for its 19 classes
+            class_names = (TRAIN_ID_NAMES if num_classes == len(TRAIN_ID_NAMES)
+                           else [f'class{i}' for i in range(num_classes)])
+        if len(class_names) != num_classes:
+            raise ValueError(f'{len(class_names)} class_names for '
+                             f'num_classes={num_classes}')
         self.class_names = tuple(class_names)
         self._first = None        # (row, prediction) waiting for the last label
         self._previous_label = None
@@ -102,7 +110,9 @@ class GeneratedSegmentationScores(BaseMetric):
             return
         hint = (' The default maps Cityscapes label ids to the 19 train ids '
                 '(label_ids_to_train_ids=True); for other classes set '
-                f'label_ids_to_train_ids=False and num_classes={own}.'
+                f'label_ids_to_train_ids=False and num_classes={own} (in '
+                'tools/test.py: --segmentor-options num_classes='
+                f'{own} label_ids_to_train_ids=False).'
                 if train_ids else f' Set num_classes={own} if it is right.')
         raise ValueError(
             f'segmenter {config!r} predicts {own} classes but the metric '
@@ -118,7 +128,8 @@ class GeneratedSegmentationScores(BaseMetric):
                                 is None else
                                 'resized to {}x{} (bilinear)'.format(
                                     *self.segmentor_input_size[::-1])),
-            'scored at': 'label resolution; predictions upsampled nearest',
+            'scored at': 'label resolution; logits resized bilinearly, '
+                         'then the argmax',
             'classes': f'{self.num_classes} '
                        + ('Cityscapes train ids (label ids mapped as the '
                           'official scripts do)' if self.lut is not None
@@ -169,11 +180,20 @@ class GeneratedSegmentationScores(BaseMetric):
         if self.segmentor_input_size is not None:
             img = F.interpolate(img, size=tuple(self.segmentor_input_size),
                                 mode='bilinear', align_corners=False)
-        pred = self.segmentor.segment(img)
-        if tuple(pred.shape[-2:]) != tuple(size):
-            pred = F.interpolate(pred[:, None].float(), size=tuple(size),
-                                 mode='nearest')[:, 0].long()
-        return pred.cpu()
+        if tuple(img.shape[-2:]) == tuple(size) or \
+                not hasattr(self.segmentor, 'segment_logits'):
+            pred = self.segmentor.segment(img)
+            if tuple(pred.shape[-2:]) != tuple(size):
+                pred = F.interpolate(pred[:, None].float(), size=tuple(size),
+                                     mode='nearest-exact')[:, 0].long()
+            return pred.cpu()
+        # As mmsegmentation does: logits to the label's size, then the
+        # argmax (resampling class ids would pick one neighbour's class).
+        logits = F.interpolate(
+            self.segmentor.segment_logits(img), size=tuple(size),
+            mode='bilinear',
+            align_corners=getattr(self.segmentor, 'align_corners', False))
+        return logits.argmax(dim=1).cpu()
 
     def cm(self, pred, label):
         return confusion_matrix(pred, label, self.num_classes, self.ignore_index)
@@ -199,7 +219,7 @@ class GeneratedSegmentationScores(BaseMetric):
         if tuple(label.shape[-2:]) == tuple(size):
             return label
         return F.interpolate(label[None, None].float(), size=tuple(size),
-                             mode='nearest')[0, 0].long()
+                             mode='nearest-exact')[0, 0].long()
 
     def evaluate(self, size: int) -> dict:
         # Close the cycle: the first photo against the last label. It goes

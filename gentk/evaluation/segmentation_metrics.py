@@ -18,18 +18,28 @@ def confusion_matrix(pred: torch.Tensor, label: torch.Tensor, num_classes: int,
                      ignore_index: int = 255) -> torch.Tensor:
     """[num_classes, num_classes] int64 counts; rows: label, columns: pred.
 
-    Pixels labelled ``ignore_index`` (or outside the class range) are skipped.
-    A scored pixel predicted outside ``[0, num_classes)`` is a ValueError:
-    the segmenter and the metric disagree on the classes, and clamping it
-    into a class could count it as correct.
+    Pixels labelled ``ignore_index`` are skipped; any other label outside
+    ``[0, num_classes)`` is a ValueError (labels in another id space would
+    otherwise score the wrong classes, silently). A scored pixel predicted
+    outside ``[0, num_classes)`` is a ValueError too: the segmenter and the
+    metric disagree on the classes, and clamping it into a class could
+    count it as correct.
     """
     if pred.shape != label.shape:
         raise ValueError(f'prediction {tuple(pred.shape)} and label '
                          f'{tuple(label.shape)} differ in shape')
     label = label.reshape(-1).long()
     pred = pred.reshape(-1).long()
-    keep = (label != ignore_index) & (label >= 0) & (label < num_classes)
+    keep = label != ignore_index
     label, pred = label[keep], pred[keep]
+    outside = (label < 0) | (label >= num_classes)
+    if outside.any():
+        ids = torch.unique(label[outside]).tolist()
+        raise ValueError(
+            f'label ids {ids[:5]}{" ..." if len(ids) > 5 else ""} are outside '
+            f'[0, {num_classes}) and are not ignore_index={ignore_index}: '
+            'labels in other ids than the classes scored (e.g. Cityscapes '
+            'label ids where train ids are scored: use_train_ids=True)')
     bad = (pred < 0) | (pred >= num_classes)
     if bad.any():
         ids = torch.unique(pred[bad]).tolist()
