@@ -1,7 +1,8 @@
 # PSPNet-R50-D8 on Cityscapes (19 train ids, 255 ignored), mmsegmentation's
 # pspnet_r50-d8_4xb2-80k_cityscapes-512x1024: random rescale 0.5-2.0 of
 # 2048x1024, 512x1024 crops, flips; 2 images per GPU on 4 GPUs
-# (tools/dist_train.sh CONFIG 4). Not reproduced: mmsegmentation's
+# (tools/dist_train.sh CONFIG 4), batch norms synchronised over the 4 GPUs
+# (sync_bn; on CPU each process keeps its own). Not reproduced: mmsegmentation's
 # photometric distortion and its crop re-draw when one class fills > 75%.
 _base_ = [
     '../_base_/models/pspnet_r50-d8.py',
@@ -10,6 +11,7 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 crop_size = (512, 1024)  # (h, w)
+sync_bn = 'torch'
 train_pipeline = [
     dict(type='LoadPairedImages'),
     dict(type='CheckLabelIds', num_classes=19),

@@ -23,6 +23,7 @@ import mmengine
 import numpy as np
 import torch
 import torch.distributed as dist
+from mmengine.device import get_device
 from mmengine.dist import all_gather_object, get_world_size, is_main_process
 from mmengine.logging import HistoryBuffer
 from mmengine.model import is_model_wrapper
@@ -222,6 +223,18 @@ class GenRunner(Runner):
                           ForgetKernelCachesHook):
             if not any(isinstance(h, hook_type) for h in self.hooks):
                 self.register_hook(hook_type())
+
+    def wrap_model(self, model_wrapper_cfg, model):
+        if self.distributed and self.cfg.get('sync_bn') is not None \
+                and get_device() == 'cpu':
+            # torch's SyncBatchNorm runs on GPUs only: on CPU each process
+            # normalises its own batch, and BroadcastBuffersHook gives every
+            # rank rank 0's running statistics.
+            self.logger.warning(
+                f'sync_bn={self.cfg.sync_bn!r} ignored: SyncBatchNorm needs '
+                'a GPU; each CPU process normalises its own batch')
+            self.cfg.sync_bn = None
+        return super().wrap_model(model_wrapper_cfg, model)
 
     def build_param_scheduler(self, scheduler):
         # Called by train(), once the loop (and so the run's length) exists;
