@@ -328,3 +328,27 @@ def test_preprocessor_normalises_with_imagenet_rgb_statistics():
         minus1_1 = torch.tensor(rgb).view(1, 3, 1, 1) / 127.5 - 1
         torch.testing.assert_close(preprocessor.from_minus1_1(minus1_1),
                                    expected.view(1, 3, 1, 1), atol=1e-5, rtol=0)
+
+
+def test_align_corners_is_set_in_one_place():
+    """Training (the heads' losses) and inference resize logits alike: the
+    segmenter takes the decode head's setting, or gives the heads its own;
+    two different ones are an error."""
+    from tiny_pspnet import build
+    assert tiny_pspnet(align_corners=True).align_corners is True
+    assert tiny_pspnet().align_corners is False
+
+    def pspnet(model_value, head_value=None):
+        head = dict(type='PSPHead', in_index=3, channels=16)
+        if head_value is not None:
+            head['align_corners'] = head_value
+        return build(dict(
+            type='EncoderDecoderSegmentor', num_classes=19,
+            align_corners=model_value, decode_head=head,
+            backbone=dict(type='ResNetV1c', depth=18, stem_channels=8,
+                          base_channels=8)))
+
+    model = pspnet(True)
+    assert model.align_corners and model.decode_head.align_corners
+    with pytest.raises(ValueError, match='decode head has align_corners=False'):
+        pspnet(True, False)

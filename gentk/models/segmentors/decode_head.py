@@ -35,7 +35,9 @@ class DecodeHead(nn.Module):
         in_index: which backbone output to read.
         dropout_ratio: channel dropout before the classifier (0: none).
         norm_cfg / act_cfg: configs of the convolution blocks.
-        align_corners: of every bilinear resize in and after the head.
+        align_corners: of the head's bilinear resizes (pyramid pooling, and
+            logits to the label's size in the loss); an ``EncoderDecoder``
+            without its own uses the decode head's for inference too.
         loss: loss config, e.g. ``dict(type='SegCrossEntropyLoss',
             loss_weight=0.4, loss_name='loss_aux')``; None for inference.
     """

@@ -54,7 +54,10 @@ class EncoderDecoderSegmentor(BaseModel):
         auxiliary_head: optional head trained alongside (e.g. ``FCNHead``);
             ignored at inference.
         data_preprocessor: ``SegDataPreprocessor`` config.
-        align_corners: of the final upsampling of logits to the input size.
+        align_corners: of the bilinear resizes of logits, in training (the
+            heads' losses) and inference alike; None takes the decode
+            head's (mmsegmentation's convention). Given here, it is the
+            heads' default, and a decode head set otherwise is an error.
         inference_scale: at inference (``'predict'``, ``'tensor'``,
             :meth:`segment`), photos are first resized by this factor
             (bilinear) and the logits come back at the input size. Thin
@@ -71,7 +74,7 @@ class EncoderDecoderSegmentor(BaseModel):
                  auxiliary_head: Optional[ModelCfg] = None,
                  data_preprocessor: Optional[ModelCfg] = dict(
                      type='SegDataPreprocessor'),
-                 align_corners: bool = False,
+                 align_corners: Optional[bool] = None,
                  inference_scale: float = 1.0,
                  predict_logits: bool = True,
                  init_cfg: Optional[dict] = None):
@@ -79,22 +82,35 @@ class EncoderDecoderSegmentor(BaseModel):
                          init_cfg=init_cfg)
         self.backbone = build_module(backbone)
         self.num_classes = num_classes
-        self.decode_head = build_module(self._head_defaults(decode_head))
-        self.auxiliary_head = build_module(self._head_defaults(auxiliary_head))
+        self.decode_head = build_module(self._head_defaults(decode_head,
+                                                            align_corners))
+        self.auxiliary_head = build_module(self._head_defaults(auxiliary_head,
+                                                               align_corners))
         if inference_scale <= 0:
             raise ValueError(f'inference_scale must be positive, got {inference_scale}')
+        head_value = getattr(self.decode_head, 'align_corners', None)
+        if align_corners is None:
+            align_corners = bool(head_value)
+        elif head_value is not None and head_value != align_corners:
+            raise ValueError(
+                f'align_corners={align_corners} but the decode head has '
+                f'align_corners={head_value}: training (the head\'s loss) and '
+                'inference would resize logits differently; set it in one place')
         self.align_corners = align_corners
         self.inference_scale = float(inference_scale)
         self.predict_logits = predict_logits
 
-    def _head_defaults(self, head: Optional[ModelCfg]) -> Optional[ModelCfg]:
+    def _head_defaults(self, head: Optional[ModelCfg],
+                       align_corners: Optional[bool]) -> Optional[ModelCfg]:
         if not isinstance(head, dict):
             return head
         channels = dict(zip(range(len(self.backbone.out_channels)),
                             self.backbone.out_channels))
         index = head.get('in_index', -1) % len(self.backbone.out_channels)
-        return with_defaults(head, in_channels=channels[index],
-                             num_classes=self.num_classes)
+        defaults = dict(in_channels=channels[index], num_classes=self.num_classes)
+        if align_corners is not None:
+            defaults['align_corners'] = align_corners
+        return with_defaults(head, **defaults)
 
     # ------------------------------------------------------------ network
     def encode_decode(self, img: Tensor) -> Tensor:
