@@ -71,3 +71,8 @@ def test_a_kill_while_the_new_best_is_written_keeps_the_old_best(tmp_path):
         hook._save_best_checkpoint(runner, {'psnr': 12.0})
     assert best_files(tmp_path) == ['best_psnr_iter_1.pth']
     assert type(hook.file_backend).__name__ != '_DeferredRemovals'
+
+
+def test_a_mistyped_argument_fails_when_the_hook_is_built():
+    with pytest.raises(ValueError, match=r"unexpected argument\(s\) \['intervall'\]"):
+        AtomicCheckpointHook(intervall=3)

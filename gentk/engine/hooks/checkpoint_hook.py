@@ -33,6 +33,15 @@ class AtomicCheckpointHook(MMEngineCheckpointHook):
     config's ``default_hooks.checkpoint`` gets it.
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # mmengine keeps unknown arguments for runner.save_checkpoint, which
+        # takes none beyond its own: a typo would fail at the first save.
+        if self.args:
+            raise ValueError(
+                f'CheckpointHook got unexpected argument(s) {sorted(self.args)} '
+                '(default_hooks.checkpoint); it takes mmengine CheckpointHook\'s')
+
     def before_train(self, runner) -> None:
         super().before_train(runner)   # restores keep_ckpt_ids on a resume
         if not is_main_process():
