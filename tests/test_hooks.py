@@ -1,7 +1,9 @@
 """Sample grids, the progress bar and the TensorBoard backend in a real run."""
 import glob
 import io
+import logging
 import os
+import sys
 
 import cv2
 import torch
@@ -30,19 +32,39 @@ class FakeRunner:
     rank, iter, max_iters = 0, 0, 10
 
 
-def test_progress_bar_shows_iterations_and_losses():
+def run_bar(terminal):
+    """What a progress bar over 10 iterations draws, and whether the run's
+    console log handler wrote through its display while it was up."""
     buffer = io.StringIO()
     hook = RichProgressHook(refresh_interval=1,
                             console=Console(file=buffer, width=120,
-                                            force_terminal=False))
+                                            force_terminal=terminal))
     runner = FakeRunner()
+    handler = logging.StreamHandler(sys.__stdout__)
+    runner.logger = logging.Logger('progress-test')
+    runner.logger.addHandler(handler)
     hook.before_train(runner)
+    # While the bar is up, log lines go through its display (above it).
+    redirected = handler.stream is not sys.__stdout__
     for i in range(10):
         runner.iter = i
         hook.after_train_iter(runner, i, outputs={'loss_gan': torch.tensor(0.25)})
     hook.after_train(runner)
-    text = buffer.getvalue()
+    assert handler.stream is sys.__stdout__     # given back
+    return buffer.getvalue(), redirected
+
+
+def test_progress_bar_shows_iterations_and_losses():
+    text, redirected = run_bar(terminal=True)
     assert '10/10' in text and 'gan=0.250' in text
+    assert redirected
+
+
+def test_no_progress_bar_off_a_terminal():
+    """In a log file the logger's lines report progress; a bar would only
+    appear once, at the end, cut to 80 columns."""
+    text, redirected = run_bar(terminal=False)
+    assert text == '' and not redirected
 
 
 def test_sample_grid_tiles_are_label_generated_real(tmp_path):

@@ -34,6 +34,7 @@ from mmengine.utils import apply_to
 from gentk.engine.hooks.broadcast_buffers_hook import BroadcastBuffersHook
 from gentk.engine.hooks.kernel_cache_hook import ForgetKernelCachesHook
 from gentk.engine.hooks.random_state_hook import RandomStateHook
+from gentk.engine.hooks.rich_progress_hook import RichProgressHook
 from gentk.engine.schedule_check import unfinished_schedules
 from gentk.registry import RUNNERS
 from gentk.utils import (atomic_save, load_trusted_checkpoint, load_weights,
@@ -223,6 +224,14 @@ class GenRunner(Runner):
                           ForgetKernelCachesHook):
             if not any(isinstance(h, hook_type) for h in self.hooks):
                 self.register_hook(hook_type())
+
+    def train(self):
+        try:
+            return super().train()
+        finally:  # also on an error: no bar drawn over the traceback
+            for hook in self.hooks:
+                if isinstance(hook, RichProgressHook):
+                    hook.stop()
 
     def wrap_model(self, model_wrapper_cfg, model):
         if self.distributed and self.cfg.get('sync_bn') is not None \
