@@ -77,6 +77,14 @@ def test_converter_rewrites_numpy_meta_and_checks_the_config(tmp_path):
     with pytest.raises(RuntimeError, match=r'odd\.pth .*Namespace.*Re-save'):
         mmseg_pspnet.main([odd, str(tmp_path / 'never.pth')])
     assert not os.path.exists(tmp_path / 'never.pth')
+    # A missing file is named; a truncated one is not taken for a pickle
+    # problem.
+    with pytest.raises(FileNotFoundError, match=r"no such checkpoint: .*nope\.pth"):
+        mmseg_pspnet.main([str(tmp_path / 'nope.pth'), dst])
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(open(src, 'rb').read()[:1000])
+    with pytest.raises(ValueError, match='not a readable torch checkpoint'):
+        mmseg_pspnet.main([str(truncated), dst])
     # A file that does not fit the config is reported.
     del state['decode_head.conv_seg.bias']
     state['decode_head.extra'] = torch.zeros(1)

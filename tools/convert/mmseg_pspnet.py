@@ -23,6 +23,7 @@ the config's model, built on the meta device (no memory).
 """
 import argparse
 import os.path as osp
+import pickle
 import sys
 from typing import Any, Dict, List, Optional
 
@@ -48,14 +49,19 @@ def numpy_globals() -> List[Any]:
 def read_checkpoint(path: str) -> Any:
     """The unpickled file, read with ``weights_only=True`` only (see the
     module doc)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'no such checkpoint: {path!r} (src)')
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception:  # the restricted unpickler raises several types
+    except pickle.UnpicklingError:  # a global beyond tensors: numpy's?
         pass
+    except (RuntimeError, EOFError, OSError) as err:
+        raise ValueError(f'{path} is not a readable torch checkpoint '
+                         f'({first_line(err)}): is the file complete?') from err
     try:
         with torch.serialization.safe_globals(numpy_globals()):
             return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:
+    except pickle.UnpicklingError as err:
         # torch's message is long; the line naming the refused global is
         # the useful one.
         lines = str(err).splitlines() or ['']
@@ -66,6 +72,10 @@ def read_checkpoint(path: str) -> Any:
             f'unpickled ({reason}). Re-save its state '
             "dict where it was made (torch.save(ckpt['state_dict'], path)) "
             'and convert that file.') from err
+
+
+def first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def plain_meta(meta: Any, source: str) -> Dict[str, Any]:
