@@ -231,3 +231,19 @@ def test_resume_in_an_empty_work_dir_keeps_load_from(tmp_path):
     for key in ('generator.stem.conv.weight', 'discriminator.discriminators.'
                 '0.blocks.0.conv.weight'):
         assert torch.equal(start[key], weights[key]), key
+
+
+def test_a_resume_says_what_the_config_no_longer_decides(tmp_path):
+    """Schedulers resume as saved: a schedule changed in the config since
+    is not the one that runs, and a run resumed at its end trains nothing.
+    Both are said, not left to be found in the learning rates."""
+    config = config_in(tmp_path, False, False)
+    work = tmp_path / 'w'
+    train(config, work, '--cfg-options', 'train_cfg.max_iters=4')
+    proc = train(config, work, '--resume', '--cfg-options',
+                 'param_scheduler.0.begin=6', 'param_scheduler.0.end=12')
+    out = proc.stdout + proc.stderr
+    assert "schedule (begin=4, end=8) replaces the config's (begin=6, end=12)" in out
+    assert 'nothing left to train' not in out
+    proc = train(config, work, '--resume')
+    assert 'resumed at 8 of 8: nothing left to train' in proc.stdout + proc.stderr

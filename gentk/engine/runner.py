@@ -27,7 +27,7 @@ from mmengine.device import get_device
 from mmengine.dist import all_gather_object, get_world_size, is_main_process
 from mmengine.logging import HistoryBuffer
 from mmengine.model import is_model_wrapper
-from mmengine.runner import Runner
+from mmengine.runner import IterBasedTrainLoop, Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model, weights_to_cpu
 from mmengine.utils import apply_to
 
@@ -35,7 +35,8 @@ from gentk.engine.hooks.broadcast_buffers_hook import BroadcastBuffersHook
 from gentk.engine.hooks.kernel_cache_hook import ForgetKernelCachesHook
 from gentk.engine.hooks.random_state_hook import RandomStateHook
 from gentk.engine.hooks.rich_progress_hook import RichProgressHook
-from gentk.engine.schedule_check import unfinished_schedules
+from gentk.engine.schedule_check import (resume_changes, scheduler_spans,
+                                         unfinished_schedules)
 from gentk.registry import RUNNERS
 from gentk.utils import (atomic_save, load_trusted_checkpoint, load_weights,
                          weights_needed_to_generate)
@@ -287,11 +288,20 @@ class GenRunner(Runner):
         self._has_loaded = resume_from is not None or self._load_from is not None
 
     def resume(self, filename: str, *args, **kwargs) -> None:
+        configured = scheduler_spans(self.param_schedulers)
         self._resuming = True
         try:
             super().resume(filename, *args, **kwargs)
         finally:
             self._resuming = False
+        by_epoch = self.max_epochs is not None and self.max_epochs > 0 and \
+            not isinstance(self.train_loop, IterBasedTrainLoop)
+        step, last = ((self.epoch, self.max_epochs) if by_epoch
+                      else (self.iter, self.max_iters))
+        for message in resume_changes(configured,
+                                      scheduler_spans(self.param_schedulers),
+                                      step, last):
+            self.logger.warning(message)
 
     def load_checkpoint(self, filename: str, map_location='cpu',
                         strict: bool = False,

@@ -49,3 +49,31 @@ def unfinished_schedules(cfgs: Optional[SchedulerCfgs], max_iters: int,
             f'Shorten the schedule with the run, e.g. --cfg-options '
             f'{path}.begin=... {path}.end={length}')
     return messages
+
+
+def scheduler_spans(schedulers) -> List[Tuple[str, int, int]]:
+    """``(name, begin, end)`` of built schedulers (a list, or a dict of
+    lists per optimiser wrapper), in the units they count."""
+    groups = (schedulers.items() if isinstance(schedulers, dict)
+              else [(None, schedulers or [])])
+    return [(f'param_scheduler{"" if role is None else "." + str(role)}'
+             f'.{index}', scheduler.begin, scheduler.end)
+            for role, group in groups for index, scheduler in enumerate(group)]
+
+
+def resume_changes(configured: List[Tuple[str, int, int]],
+                   resumed: List[Tuple[str, int, int]], step: int,
+                   last_step: int) -> List[str]:
+    """Warnings for a resume: schedulers come back as they were saved, so a
+    span the config changed since is not the one that runs; and a run
+    resumed at or past its end trains nothing."""
+    messages = [
+        f'{name}: the checkpoint\'s schedule (begin={old_begin}, '
+        f'end={old_end}) replaces the config\'s (begin={begin}, end={end}); '
+        'a resumed run keeps the schedule it was saved with'
+        for (name, begin, end), (_, old_begin, old_end)
+        in zip(configured, resumed) if (begin, end) != (old_begin, old_end)]
+    if step >= last_step:
+        messages.append(f'resumed at {step} of {last_step}: nothing left to '
+                        'train (raise max_iters / max_epochs to go on)')
+    return messages
