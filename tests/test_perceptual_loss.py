@@ -242,10 +242,12 @@ def test_resume_check_accepts_checkpoints_with_or_without_the_trunk(vgg_path):
     state = dict(model.state_dict())
     trunk = {f'perceptual.vgg.{k}': v for k, v in model['perceptual'].vgg
              .features.state_dict(prefix='features.').items()}
-    for saved in (state, {**state, **trunk}):
-        check_training_checkpoint(model, dict(meta={}, state_dict=saved),
-                                  [], 'ckpt.pth')
-    with pytest.raises(ValueError, match='unexpected perceptual.vgg.extra'):
+
+    def check(saved):
         check_training_checkpoint(
-            model, dict(meta={}, state_dict={**state, 'perceptual.vgg.extra':
-                                             torch.zeros(1)}), [], 'ckpt.pth')
+            model, dict(meta={}, optimizer={}, state_dict=saved), [], 'ckpt.pth')
+
+    check(state)
+    check({**state, **trunk})
+    with pytest.raises(ValueError, match='unexpected perceptual.vgg.extra'):
+        check({**state, 'perceptual.vgg.extra': torch.zeros(1)})
