@@ -32,25 +32,28 @@ def confusion_matrix(pred: torch.Tensor, label: torch.Tensor, num_classes: int,
     pred = pred.reshape(-1).long()
     keep = label != ignore_index
     label, pred = label[keep], pred[keep]
-    outside = (label < 0) | (label >= num_classes)
-    if outside.any():
-        ids = torch.unique(label[outside]).tolist()
-        raise ValueError(
-            f'label ids {ids[:5]}{" ..." if len(ids) > 5 else ""} are outside '
-            f'[0, {num_classes}) and are not ignore_index={ignore_index}: '
-            'labels in other ids than the classes scored (e.g. Cityscapes '
-            'label ids where train ids are scored: use_train_ids=True)')
-    bad = (pred < 0) | (pred >= num_classes)
-    if bad.any():
-        ids = torch.unique(pred[bad]).tolist()
-        raise ValueError(
-            f'predicted class ids {ids[:5]}{" ..." if len(ids) > 5 else ""} '
-            f'on scored pixels are outside [0, {num_classes}): the segmenter '
-            f'predicts classes the metric does not score (check '
-            f'num_classes={num_classes})')
+    _refuse_outside(label, num_classes,
+                    'label ids {} are outside [0, {}) and are not '
+                    f'ignore_index={ignore_index}: labels in other ids than '
+                    'the classes scored (e.g. Cityscapes label ids where '
+                    'train ids are scored: use_train_ids=True)')
+    _refuse_outside(pred, num_classes,
+                    'predicted class ids {} on scored pixels are outside '
+                    '[0, {}): the segmenter predicts classes the metric does '
+                    f'not score (check num_classes={num_classes})')
     index = label * num_classes + pred
     return torch.bincount(index, minlength=num_classes ** 2).reshape(
         num_classes, num_classes).cpu()
+
+
+def _refuse_outside(ids: torch.Tensor, num_classes: int, message: str) -> None:
+    """ValueError ``message`` (filled with the first ids and the class
+    count) where ``ids`` leave ``[0, num_classes)``."""
+    outside = (ids < 0) | (ids >= num_classes)
+    if outside.any():
+        found = torch.unique(ids[outside]).tolist()
+        listed = f'{found[:5]}{" ..." if len(found) > 5 else ""}'
+        raise ValueError(message.format(listed, num_classes))
 
 
 def scores_from_confusion(matrix: torch.Tensor) -> Dict[str, object]:
