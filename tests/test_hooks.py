@@ -6,10 +6,11 @@ import os
 import sys
 
 import cv2
+import pytest
 import torch
 from rich.console import Console
 
-from gentk.engine import RichProgressHook
+from gentk.engine import RichProgressHook, SampleGridHook
 from tiny_config import run_tool, write_tiny_config
 
 
@@ -214,3 +215,8 @@ def test_validation_forgets_kernels_cached_before_a_data_swap(
     cfg.work_dir = str(tmp_path / 'work')
     hooks = GenRunner.from_cfg(cfg).hooks
     assert isinstance(hooks[-1], ForgetKernelCachesHook)   # runs last
+
+
+def test_a_sample_grid_needs_samples():
+    with pytest.raises(ValueError, match='num_samples must be an int >= 1, got 0'):
+        SampleGridHook(num_samples=0)

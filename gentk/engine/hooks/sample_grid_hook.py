@@ -38,6 +38,9 @@ class SampleGridHook(Hook):
 
     def __init__(self, interval: int = 500, num_samples: int = 4,
                  dataset: Union[str, dict] = 'val', out_dir: str = 'samples'):
+        if not isinstance(num_samples, int) or num_samples < 1:
+            raise ValueError(f'SampleGridHook: num_samples must be an int >= 1, '
+                             f'got {num_samples!r}')
         self.interval = interval
         self.num_samples = num_samples
         self.dataset_cfg = dataset
