@@ -7,7 +7,7 @@ import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from gentk.engine.runner import bare_state_dict
+from gentk.engine.checkpoint_state import bare_state_dict
 from gentk.registry import HOOKS
 
 

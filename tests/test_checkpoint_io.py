@@ -8,8 +8,10 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-from gentk.engine.runner import (find_resumable_checkpoint, load_resume_checkpoint,
-                                 message_hub_from_plain, message_hub_to_plain)
+from gentk.engine.checkpoint_state import (find_resumable_checkpoint,
+                                           load_resume_checkpoint,
+                                           message_hub_from_plain,
+                                           message_hub_to_plain)
 from gentk.utils import (atomic_save, atomic_write_text, load_trusted_checkpoint,
                          load_weights)
 

@@ -236,7 +236,7 @@ def test_perceptual_loss_layer_weights_must_match_layers(vgg_path):
 
 
 def test_resume_check_accepts_checkpoints_with_or_without_the_trunk(vgg_path):
-    from gentk.engine.runner import check_training_checkpoint
+    from gentk.engine.checkpoint_state import check_training_checkpoint
     model = nn.ModuleDict({'head': nn.Conv2d(3, 3, 1),
                            'perceptual': PerceptualLoss(vgg_path)})
     state = dict(model.state_dict())

@@ -8,6 +8,13 @@ from gentk.utils.random_state import (capture_random_states,
                                       restore_random_states)
 
 
+def ranks_draw_own_numbers(runner) -> bool:
+    """Whether the processes of a distributed run were seeded apart
+    (``randomness=dict(diff_rank_seed=True)``)."""
+    randomness = getattr(runner, '_randomness_cfg', None) or {}
+    return get_world_size() > 1 and bool(randomness.get('diff_rank_seed'))
+
+
 @HOOKS.register_module()
 class RandomStateHook(Hook):
     """Keeps the random number generators' states with the training state.
@@ -50,8 +57,7 @@ class RandomStateHook(Hook):
         if not getattr(runner, '_resuming', False):
             return
         self._resumed = checkpoint.get('random_states')
-        randomness = getattr(runner, '_randomness_cfg', None) or {}
-        if get_world_size() > 1 and randomness.get('diff_rank_seed'):
+        if ranks_draw_own_numbers(runner):
             # Each rank drew its own numbers: it takes its own states back,
             # which only a checkpoint of as many processes has.
             per_rank = checkpoint.get('rank_random_states') or []
