@@ -32,6 +32,7 @@ from rich.progress import track
 
 from gentk.apis import generate, init_model
 from gentk.apis.cli import run_tool
+from gentk.apis.config import dataset_cfg_of_test
 from gentk.datasets.cityscapes_labels import label_id_to_train_id_lut
 from gentk.models.encoders.feature_bank import InstanceFeatureBank
 from gentk.utils import to_uint8_image, write_png
@@ -53,27 +54,23 @@ def split_name(path: str):
     return stem, None
 
 
-def sample_name(path: str) -> str:
-    return split_name(path)[0]
-
-
 def list_maps(path: str, kind: str) -> Dict[str, str]:
     """{sample name: file} for a file, or for the ``kind`` maps of a folder
     ('label' or 'inst'): the files with that kind's suffix where there are
     any (so one folder may hold both kinds), else the unsuffixed ones."""
     if osp.isfile(path):
-        return {sample_name(path): path}
+        return {split_name(path)[0]: path}
     if not osp.isdir(path):
         raise FileNotFoundError(f'no such file or folder: {path!r}')
-    files = sorted(f for f in os.listdir(path)
-                   if f.lower().endswith(IMAGE_EXTENSIONS))
-    marked = [f for f in files if split_name(f)[1] == kind]
-    files = marked or [f for f in files if split_name(f)[1] is None]
+    names = {f: split_name(f) for f in sorted(os.listdir(path))
+             if f.lower().endswith(IMAGE_EXTENSIONS)}
+    marked = [f for f, (_, k) in names.items() if k == kind]
+    files = marked or [f for f, (_, k) in names.items() if k is None]
     if not files:
         raise FileNotFoundError(f'{path!r} holds no {kind} maps')
     maps = {}
     for name in files:
-        sample = sample_name(name)
+        sample = names[name][0]
         if sample in maps:
             raise ValueError(
                 f'{path!r}: {osp.basename(maps[sample])} and {name} are both '
@@ -88,7 +85,7 @@ def map_loader(cfg) -> Callable[..., dict]:
     maps get the resizing (and checks) the model was tested with. A
     Cityscapes dataset with ``use_train_ids`` hands ``LoadPairedImages``
     its id table, as the dataset itself does."""
-    dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+    dataset = dataset_cfg_of_test(cfg)
     steps = [dict(step) for step in dataset.get('pipeline', [])] or [
         dict(type='PackGenInputs')]
     if not any(step.get('type') == 'LoadPairedImages' for step in steps):

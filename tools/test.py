@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gentk.apis.cli import run_tool
-from gentk.apis.config import build_runner, load_config
+from gentk.apis.config import build_runner, dataset_cfg_of_test, load_config
 from gentk.utils import atomic_write_text
 
 ROWS = ('generated', 'oracle', 'floor')
@@ -66,8 +66,7 @@ def add_segmentation_scores(cfg, segmentor, input_size, options=None) -> None:
                   segmentor_config=segmentor[0],
                   segmentor_weights=segmentor[1],
                   segmentor_input_size=input_size)
-    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
-    if dataset.get('use_train_ids'):
+    if dataset_cfg_of_test(cfg).get('use_train_ids'):
         metric['label_ids_to_train_ids'] = False
     metric.update(options or {})
     evaluators.append(metric)

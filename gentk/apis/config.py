@@ -100,3 +100,10 @@ def build_runner(cfg: Config):
 
     from gentk.registry import RUNNERS
     return RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+
+
+def dataset_cfg_of_test(cfg: Config) -> dict:
+    """The config's test dataset entry (``{}`` where it has none): what the
+    tools read to treat inputs as the model was tested, e.g. whether label
+    maps come in Cityscapes train ids (``use_train_ids``)."""
+    return (cfg.get('test_dataloader') or {}).get('dataset') or {}
