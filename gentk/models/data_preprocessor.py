@@ -22,6 +22,7 @@ from mmengine.model import BaseDataPreprocessor
 
 from gentk.registry import MODELS
 from gentk.utils.label_ids import check_ignore_index
+from .batch_stacking import stack_batch
 from .layers import instance_edges, one_hot
 
 
@@ -91,18 +92,9 @@ class GenDataPreprocessor(BaseDataPreprocessor):
     def _stack(self, key: str,
                value: Union[torch.Tensor, Sequence[torch.Tensor]],
                data_samples: Optional[list]) -> torch.Tensor:
-        if not isinstance(value, torch.Tensor):
-            value = list(value)
-            shapes = [tuple(v.shape) for v in value]
-            if len(set(shapes)) > 1:
-                raise ValueError(
-                    f"GenDataPreprocessor: the batch's '{key}' tensors have "
-                    f'different shapes {shapes} (label files: '
-                    f'{label_paths(data_samples)}); expected one size per '
-                    'batch: resize or crop in the dataset pipeline, or use '
-                    'batch_size=1')
-            value = torch.stack(value)
-        return value.to(self.device, non_blocking=self._non_blocking)
+        return stack_batch(value, key, 'GenDataPreprocessor', self.device,
+                           self._non_blocking,
+                           where=f' (label files: {label_paths(data_samples)})')
 
     def _one_hot(self, label: torch.Tensor,
                  data_samples: Optional[list]) -> torch.Tensor:

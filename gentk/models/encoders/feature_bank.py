@@ -117,5 +117,5 @@ class InstanceFeatureBank:
             members = (classes == cls_id).nonzero().squeeze(1)
             choice = torch.randint(len(bank), (len(members),), generator=generator)
             vectors[members] = bank[choice]
-        out = vectors[inverse.reshape(-1)].reshape(b, h * w, -1)
+        out = vectors[inverse].reshape(b, h * w, -1)
         return out.permute(0, 2, 1).reshape(b, -1, h, w).to(inst.device)

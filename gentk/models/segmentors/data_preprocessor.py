@@ -12,6 +12,8 @@ from torch import Tensor
 
 from gentk.registry import MODELS
 
+from ..batch_stacking import stack_batch
+
 #: ImageNet statistics on the 0..255 scale, RGB order (what ImageNet-trained
 #: backbones and mmsegmentation's released checkpoints expect).
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
@@ -63,12 +65,5 @@ class SegDataPreprocessor(BaseDataPreprocessor):
         return self.normalize((img.float() + 1.0) * 127.5)
 
     def _stack(self, value: Union[Tensor, Sequence[Tensor]], key: str) -> Tensor:
-        if not isinstance(value, Tensor):
-            shapes = {tuple(v.shape) for v in value}
-            if len(shapes) > 1:
-                raise ValueError(
-                    f'SegDataPreprocessor: {key} sizes differ within a batch '
-                    f'({sorted(shapes)}); crop or resize to one size in the '
-                    'pipeline, or use batch_size=1')
-            value = torch.stack(list(value))
-        return value.to(self.device, non_blocking=self._non_blocking)
+        return stack_batch(value, key, 'SegDataPreprocessor', self.device,
+                           self._non_blocking)
