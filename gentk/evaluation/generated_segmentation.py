@@ -25,7 +25,9 @@ from mmengine.evaluator import BaseMetric
 
 from gentk.datasets.cityscapes_labels import (TRAIN_ID_NAMES,
                                               label_id_to_train_id_lut)
+from gentk.models.segmentors.decode_head import resize_logits
 from gentk.registry import METRICS
+from gentk.utils.label_ids import ids_outside
 from .segmentation_metrics import confusion_matrix, scores_from_confusion
 
 ROWS = ('generated', 'oracle', 'floor')
@@ -160,10 +162,8 @@ class GeneratedSegmentationScores(BaseMetric):
                                 torch.full_like(label, self.ignore_index))
         # Ids outside the classes would be left out silently: with
         # Cityscapes label ids (0..33) scored as 19 train ids, most pixels.
-        outside = ((label < 0) | (label >= self.num_classes)) \
-            & (label != self.ignore_index)
-        if outside.any():
-            ids = torch.unique(label[outside])[:8].tolist()
+        ids = ids_outside(label, self.num_classes, self.ignore_index)[:8]
+        if ids:
             hint = (' Cityscapes label ids need label_ids_to_train_ids=True.'
                     if self.lut is None else '')
             raise ValueError(
@@ -180,20 +180,18 @@ class GeneratedSegmentationScores(BaseMetric):
         if self.segmentor_input_size is not None:
             img = F.interpolate(img, size=tuple(self.segmentor_input_size),
                                 mode='bilinear', align_corners=False)
-        if tuple(img.shape[-2:]) == tuple(size) or \
-                not hasattr(self.segmentor, 'segment_logits'):
-            pred = self.segmentor.segment(img)
-            if tuple(pred.shape[-2:]) != tuple(size):
-                pred = F.interpolate(pred[:, None].float(), size=tuple(size),
-                                     mode='nearest-exact')[:, 0].long()
-            return pred.cpu()
-        # As mmsegmentation does: logits to the label's size, then the
-        # argmax (resampling class ids would pick one neighbour's class).
-        logits = F.interpolate(
-            self.segmentor.segment_logits(img), size=tuple(size),
-            mode='bilinear',
-            align_corners=getattr(self.segmentor, 'align_corners', False))
-        return logits.argmax(dim=1).cpu()
+        if hasattr(self.segmentor, 'segment_logits'):
+            # As mmsegmentation does: logits to the label's size, then the
+            # argmax (resampling class ids would pick one neighbour's class).
+            logits = resize_logits(
+                self.segmentor.segment_logits(img), tuple(size),
+                getattr(self.segmentor, 'align_corners', False))
+            return logits.argmax(dim=1).cpu()
+        pred = self.segmentor.segment(img)   # class ids only
+        if tuple(pred.shape[-2:]) != tuple(size):
+            pred = F.interpolate(pred[:, None].float(), size=tuple(size),
+                                 mode='nearest-exact')[:, 0].long()
+        return pred.cpu()
 
     def cm(self, pred, label):
         return confusion_matrix(pred, label, self.num_classes, self.ignore_index)

@@ -12,6 +12,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 
 from gentk.registry import METRICS
+from gentk.utils.label_ids import ids_outside
 
 
 def confusion_matrix(pred: torch.Tensor, label: torch.Tensor, num_classes: int,
@@ -30,30 +31,28 @@ def confusion_matrix(pred: torch.Tensor, label: torch.Tensor, num_classes: int,
                          f'{tuple(label.shape)} differ in shape')
     label = label.reshape(-1).long()
     pred = pred.reshape(-1).long()
+    bad = ids_outside(label, num_classes, ignore_index)
+    if bad:
+        raise ValueError(
+            f'label ids {_listed(bad)} are outside [0, {num_classes}) and are '
+            f'not ignore_index={ignore_index}: labels in other ids than the '
+            'classes scored (e.g. Cityscapes label ids where train ids are '
+            'scored: use_train_ids=True)')
     keep = label != ignore_index
     label, pred = label[keep], pred[keep]
-    _refuse_outside(label, num_classes,
-                    'label ids {} are outside [0, {}) and are not '
-                    f'ignore_index={ignore_index}: labels in other ids than '
-                    'the classes scored (e.g. Cityscapes label ids where '
-                    'train ids are scored: use_train_ids=True)')
-    _refuse_outside(pred, num_classes,
-                    'predicted class ids {} on scored pixels are outside '
-                    '[0, {}): the segmenter predicts classes the metric does '
-                    f'not score (check num_classes={num_classes})')
+    bad = ids_outside(pred, num_classes)
+    if bad:
+        raise ValueError(
+            f'predicted class ids {_listed(bad)} on scored pixels are outside '
+            f'[0, {num_classes}): the segmenter predicts classes the metric '
+            f'does not score (check num_classes={num_classes})')
     index = label * num_classes + pred
     return torch.bincount(index, minlength=num_classes ** 2).reshape(
         num_classes, num_classes).cpu()
 
 
-def _refuse_outside(ids: torch.Tensor, num_classes: int, message: str) -> None:
-    """ValueError ``message`` (filled with the first ids and the class
-    count) where ``ids`` leave ``[0, num_classes)``."""
-    outside = (ids < 0) | (ids >= num_classes)
-    if outside.any():
-        found = torch.unique(ids[outside]).tolist()
-        listed = f'{found[:5]}{" ..." if len(found) > 5 else ""}'
-        raise ValueError(message.format(listed, num_classes))
+def _listed(ids: List[int]) -> str:
+    return f'{ids[:5]}{" ..." if len(ids) > 5 else ""}'
 
 
 def scores_from_confusion(matrix: torch.Tensor) -> Dict[str, object]:

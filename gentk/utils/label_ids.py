@@ -1,5 +1,8 @@
-"""The ignore index's one rule: it must not also be a class id."""
-from typing import Optional
+"""Label ids against the classes: the ignore index's one rule (it must not
+also be a class id), and the ids of a map that no class takes."""
+from typing import List, Optional
+
+import torch
 
 
 def check_ignore_index(num_classes: int, ignore_index: Optional[int],
@@ -18,3 +21,15 @@ def check_ignore_index(num_classes: int, ignore_index: Optional[int],
             f'(num_classes={num_classes}); expected an ignore_index outside '
             f'[0, {num_classes}), e.g. -1 or 65535 (and a crop '
             'label_pad_val to match)')
+
+
+def ids_outside(label: torch.Tensor, num_classes: int,
+                ignore_index: Optional[int] = None) -> List[int]:
+    """The distinct ids of ``label`` outside ``[0, num_classes)``, ignoring
+    ``ignore_index``, sorted; empty where every id is a class (or ignored).
+    Callers raise with their own message: such ids would otherwise be
+    encoded or scored as nothing, silently."""
+    outside = (label < 0) | (label >= num_classes)
+    if ignore_index is not None:
+        outside &= label != ignore_index
+    return torch.unique(label[outside]).tolist() if outside.any() else []

@@ -4,6 +4,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from gentk.utils.label_ids import ids_outside
+
 
 def one_hot(label: Tensor,
             num_classes: int,
@@ -36,15 +38,14 @@ def one_hot(label: Tensor,
         raise TypeError(f'one_hot expects integer labels, got {label.dtype}')
     label = label.long()
 
-    valid = torch.ones_like(label, dtype=torch.bool) if ignore_index is None \
-        else label != ignore_index
-    out_of_range = valid & ((label < 0) | (label >= num_classes))
-    if out_of_range.any():
-        bad_ids = torch.unique(label[out_of_range]).tolist()
+    bad_ids = ids_outside(label, num_classes, ignore_index)
+    if bad_ids:
         raise ValueError(
             f'label contains ids {bad_ids} outside the expected range '
             f'[0, {num_classes}) (ignore_index={ignore_index})')
 
+    valid = torch.ones_like(label, dtype=torch.bool) if ignore_index is None \
+        else label != ignore_index
     # Ignored pixels scatter a 0 into channel 0, which leaves them all-zero.
     index = torch.where(valid, label, torch.zeros_like(label)).unsqueeze(1)
     out = label.new_zeros((label.size(0), num_classes, *label.shape[1:]),
