@@ -2,6 +2,8 @@
 from .hooks import RandomStateHook, RichProgressHook, SampleGridHook
 from .optim_constructor import GANOptimWrapperConstructor
 from .runner import GenRunner
+from .step_in_backward import StepInBackwardOptimWrapper
 
 __all__ = ['GANOptimWrapperConstructor', 'GenRunner', 'RandomStateHook',
-           'RichProgressHook', 'SampleGridHook']
+           'RichProgressHook', 'SampleGridHook',
+           'StepInBackwardOptimWrapper']

@@ -5,13 +5,17 @@ max_iters = 2000
 # (CPU and CUDA, torch >= 2.4) instead of the per-tensor loop's temporaries;
 # same update up to float rounding. For the 183M-parameter global generator
 # on CPU this is ~0.1 s per step instead of ~0.9 s (tools/benchmark.py).
+# StepInBackwardOptimWrapper: the same update, each large parameter stepped
+# as soon as its gradient is complete (gentk/engine/step_in_backward.py).
 optim_wrapper = dict(
     constructor='GANOptimWrapperConstructor',
-    generator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999),
+    generator=dict(type='StepInBackwardOptimWrapper',
+                   optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999),
                                   fused=True),
                    modules=['generator', 'encoder']),
-    discriminator=dict(optimizer=dict(type='Adam', lr=2e-4, betas=(0.5, 0.999),
-                                      fused=True)))
+    discriminator=dict(type='StepInBackwardOptimWrapper',
+                       optimizer=dict(type='Adam', lr=2e-4,
+                                      betas=(0.5, 0.999), fused=True)))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1.0, end_factor=0.0, by_epoch=False,
          begin=max_iters // 2, end=max_iters)]

@@ -198,12 +198,14 @@ class ConvAsMatmul(torch.autograd.Function):
             cols = im2col(x, weight.shape[2:], ctx.padding, ctx.stride)
         grad_rows = pixel_rows(grad_out)
         grad_x = grad_w = grad_b = None
-        if needs_w:
-            grad_w = conv_weight_grad_by_matmul(grad_rows, cols, weight.shape)
-        if needs_b:
-            grad_b = grad_rows.sum(0)
+        # The weight gradient last: an optimiser stepping during the
+        # backward (StepInBackwardOptimWrapper) then reads it from cache.
         if needs_x:
             grad_x = conv_input_grad_by_matmul(
                 grad_rows, weight, x.shape, ctx.padding, ctx.stride,
                 memory_format_of(x))
+        if needs_b:
+            grad_b = grad_rows.sum(0)
+        if needs_w:
+            grad_w = conv_weight_grad_by_matmul(grad_rows, cols, weight.shape)
         return grad_x, grad_w, grad_b, None, None, None
