@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from conv_twins import (assert_matches_twin, assert_penalty_matches_twin,
                         twin)
 
+from gentk.datasets.synthetic_streets import render_street_scene
 from gentk.models.layers import ConvNormAct, Conv2d, matmul_conv, one_hot_conv
 from gentk.models.layers.one_hot_conv import one_hot_index
 
@@ -116,3 +117,122 @@ def test_bad_declarations():
         Conv2d(4, 4, 3, one_hot_channels=5)
     with pytest.raises(ValueError, match='one_hot_channels'):
         ConvNormAct(4, 4, 3, transposed=True, one_hot_channels=2)
+
+
+def street_labels(*seeds, height=128, width=256):
+    """``[N, H, W]``: the label maps of synthetic street scenes."""
+    return torch.stack([torch.as_tensor(
+        render_street_scene(seed, height, width)['label']).long()
+        for seed in seeds])
+
+
+def one_hot_channels_last(label, classes, extra):
+    """One-hot ``label`` (label ``classes``: an all-zero, ignored pixel) and
+    ``extra`` random dense channels, channels-last as the models see them."""
+    one_hot = F.one_hot(label, classes + 1)[..., :classes].permute(0, 3, 1, 2)
+    dense = torch.rand(label.size(0), extra, *label.shape[1:])
+    x = torch.cat([one_hot.float(), dense], 1)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+@pytest.fixture
+def weight_grads(monkeypatch):
+    """Per backward: True where the weight gradient came from the label
+    runs, False where it fell back to the convolution's own."""
+    routes = []
+    original = one_hot_conv.one_hot_weight_grad
+
+    def recording(*args):
+        grad = original(*args)
+        routes.append(grad is not None)
+        return grad
+
+    monkeypatch.setattr(one_hot_conv, 'one_hot_weight_grad', recording)
+    return routes
+
+
+def conv_grads(conv, x, grad):
+    """Gradients of ``conv(x)`` against ``grad`` in the weight, the bias
+    and (where it requires one) ``x``."""
+    inputs = [conv.weight, conv.bias] + ([x] if x.requires_grad else [])
+    return torch.autograd.grad(conv(x), inputs, grad)
+
+
+def assert_grads_match(got, want):
+    """Equal up to float32 summation order, relative to each gradient's
+    largest entry (sums over thousands of pixels)."""
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-4,
+                                   atol=1e-5 * w.abs().max().item())
+
+
+@pytest.mark.parametrize('layer', ['stem', 'discriminator'])
+def test_weight_grad_from_label_runs(weight_grads, layer):
+    """Realistic label maps take the run-length weight gradient: pix2pixHD's
+    7x7 stem (reflection padding), and a discriminator's first layer (4x4,
+    stride 2, zero padding, labels + edges + RGB, batch 2, ignored pixels,
+    with the input's gradient as well)."""
+    if layer == 'stem':
+        x = one_hot_channels_last(street_labels(0), 35, extra=1)
+        conv = Conv2d(36, 64, 7, padding=3, padding_mode='reflect',
+                      one_hot_channels=35)
+    else:
+        label = street_labels(1, 2)
+        label[0, :6, :40] = 35
+        x = one_hot_channels_last(label, 35, extra=4)
+        conv = Conv2d(39, 64, 4, stride=2, padding=2, one_hot_channels=35)
+    x.requires_grad_(layer == 'discriminator')
+    grad = torch.randn_like(conv(x))
+    assert_grads_match(conv_grads(conv, x, grad),
+                       conv_grads(twin(conv), x, grad))
+    assert weight_grads == [True]
+
+
+@pytest.mark.parametrize('kernel, stride, padding, mode', [
+    (7, 1, 3, 'reflect'),
+    (3, 1, 1, 'zeros'),
+    (4, 2, 2, 'zeros'),
+    (3, 2, 0, 'zeros'),
+    (5, 3, 1, 'zeros'),
+    ((3, 5), (2, 1), (1, 2), 'zeros'),
+    (1, 1, 0, 'zeros'),
+])
+@pytest.mark.parametrize('run_tap_block', [2 ** 20, 7])
+def test_weight_grad_from_runs_any_shape(monkeypatch, weight_grads, kernel,
+                                         stride, padding, mode,
+                                         run_tap_block):
+    """Forced onto the runs (random labels have too many to pay), in
+    chunks of taps or all at once."""
+    monkeypatch.setattr(one_hot_conv, 'PIXEL_COST', -10 ** 9)
+    monkeypatch.setattr(one_hot_conv, 'RUN_TAP_BLOCK', run_tap_block)
+    conv = Conv2d(7, 6, kernel, stride=stride, padding=padding,
+                  padding_mode=mode, one_hot_channels=5)
+    x, _ = label_input(batch=2, classes=5, extra=2, height=10, width=13,
+                       channels_last=True)
+    grad = torch.randn_like(conv(x))
+    assert_grads_match(conv_grads(conv, x, grad),
+                       conv_grads(twin(conv), x, grad))
+    assert weight_grads == [True]
+
+
+@pytest.mark.parametrize('labels', ['noise', 'few'])
+def test_weight_grad_falls_back(monkeypatch, weight_grads, labels):
+    """Noise labels (a run every pixel or so) and few label channels cost
+    more as runs: the convolution's own weight gradient, equal to the runs'
+    one."""
+    if labels == 'noise':
+        label = torch.randint(0, 36, (2, 40, 48))
+        classes, kernel = 35, 7
+    else:
+        label = street_labels(3, height=64, width=128) % 6  # 6: ignored
+        classes, kernel = 5, 3
+    conv = Conv2d(classes + 1, 16, kernel, padding=kernel // 2,
+                  one_hot_channels=classes)
+    x = one_hot_channels_last(label, classes, extra=1)
+    grad = torch.randn_like(conv(x))
+    fallback = conv_grads(conv, x, grad)
+    assert_grads_match(fallback, conv_grads(twin(conv), x, grad))
+    monkeypatch.setattr(one_hot_conv, 'PIXEL_COST', -10 ** 9)
+    assert_grads_match(conv_grads(conv, x, grad), fallback)
+    assert weight_grads == [False, True]
