@@ -34,13 +34,20 @@ def tiny_model(**overrides):
     return model
 
 
-def test_generator_is_told_where_the_labels_end():
-    """A generator that takes ``one_hot_channels`` gets the preprocessor's
-    classes (its stem's table lookup); one without the argument builds."""
+def test_networks_are_told_where_the_labels_end():
+    """A generator or discriminator that takes ``one_hot_channels`` gets
+    the preprocessor's classes (its first convolution's table lookup); one
+    without the argument builds."""
     from gentk.models.algorithms.base_gan import takes_argument
     model = tiny_model()
     assert model.generator.stem.conv.one_hot_channels == 4
     assert model.generator.stem.conv.in_channels == 5  # + instance edges
+    # The discriminator's finest scale sees the one-hot map as it is; the
+    # coarser one sees it averaged.
+    finest, coarser = model.discriminator.discriminators
+    assert finest.blocks[0].conv.one_hot_channels == 4
+    assert finest.blocks[0].conv.in_channels == 8  # + edges + RGB
+    assert coarser.blocks[0].conv.one_hot_channels == 0
     unet = tiny_model(generator=dict(type='UnetGenerator', base_channels=4,
                                      num_downs=2))
     assert not hasattr(unet.generator, 'one_hot_channels')
@@ -226,13 +233,48 @@ def test_step_is_the_official_iteration():
     torch.manual_seed(0)
     model, data = tiny_model(), scene()
     reference = copy.deepcopy(model)
-    model.train_step(data, optim_wrappers(model))
-    _official_iteration(reference, data, optim_wrappers(reference))
+    model.train_step(data, optim_wrappers(model, lr=LR))
+    _official_iteration(reference, data, optim_wrappers(reference, lr=LR))
     for net in ('generator', 'discriminator'):
         ours = dict(getattr(model, net).named_parameters())
+        cancelled = biases_before_instance_norm(getattr(model, net))
         for name, param in getattr(reference, net).named_parameters():
+            if name in cancelled:
+                # Their gradient is zero up to rounding, which Adam scales
+                # to a step of up to lr either way.
+                assert (ours[name] - param).abs().max() <= 2 * LR, name
+                continue
             torch.testing.assert_close(ours[name], param, rtol=1e-5,
                                        atol=1e-6, msg=f'{net}.{name}')
+
+
+LR = 2e-4
+
+
+def biases_before_instance_norm(net):
+    """Names of the convolution biases that an instance norm (without
+    affine parameters) subtracts again: the loss does not depend on them."""
+    from gentk.models.layers.conv_norm_act import ConvNormAct
+    from gentk.models.layers.instance_norm import InstanceNorm2d
+    return {f'{name}.conv.bias' for name, m in net.named_modules()
+            if isinstance(m, ConvNormAct) and isinstance(m.norm, InstanceNorm2d)
+            and m.conv.bias is not None}
+
+
+@pytest.mark.parametrize('norm, batches', [('IN', [2, 1]), ('BN', [1, 1, 1])])
+def test_discriminator_judges_real_and_fake_in_one_batch(norm, batches):
+    """With per-sample norms the discriminator's update passes over the
+    real image and the detached fake as one batch (the generator's pass is
+    its own); batch norms would mix the two batches' statistics, so there
+    it takes one pass each."""
+    model = tiny_model(discriminator=dict(
+        type='MultiScaleDiscriminator', num_scales=1, base_channels=8,
+        num_layers=2, norm_cfg=dict(type=norm)))
+    sizes = []
+    model.discriminator.register_forward_hook(
+        lambda module, args, out: sizes.append(args[0].size(0)))
+    model.train_step(scene(), optim_wrappers(model))
+    assert sizes == batches
 
 
 def test_generator_first_needs_one_discriminator_step():

@@ -7,6 +7,7 @@ from typing import Dict, Optional
 
 import torch
 from mmengine.logging import print_log
+from torch import nn
 from mmengine.optim import OptimWrapper
 
 from gentk.registry import MODELS
@@ -67,7 +68,8 @@ class Pix2PixHD(BaseGAN):
             one-hot label map.
         discriminator: ``MultiScaleDiscriminator`` config; it sees the
             condition concatenated with an image (``in_channels`` default:
-            condition channels + 3).
+            condition channels + 3; ``one_hot_channels``, where it takes
+            the argument, the preprocessor's ``num_classes``).
         data_preprocessor: ``GenDataPreprocessor`` config.
         gan_loss: ``GANLoss`` config (the paper: LSGAN).
         feature_matching_loss: ``FeatureMatchingLoss`` config (lambda = 10).
@@ -120,9 +122,13 @@ class Pix2PixHD(BaseGAN):
         if takes_argument(generator, 'one_hot_channels'):
             generator = with_defaults(
                 generator, one_hot_channels=data_preprocessor.num_classes)
+        discriminator = with_defaults(discriminator,
+                                      in_channels=cond_channels + 3)
+        if takes_argument(discriminator, 'one_hot_channels'):
+            discriminator = with_defaults(
+                discriminator, one_hot_channels=data_preprocessor.num_classes)
         super().__init__(
-            generator,
-            with_defaults(discriminator, in_channels=cond_channels + 3),
+            generator, discriminator,
             data_preprocessor=data_preprocessor,
             generator_first=generator_first, **kwargs)
         self.encoder = encoder
@@ -194,18 +200,33 @@ class Pix2PixHD(BaseGAN):
 
     def train_discriminator(self, inputs: dict, state: dict,
                             optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        cond, fake = inputs['cond'], state['fake'].detach()
         with optim_wrapper.optim_context(self.discriminator):
-            pred_fake = self.discriminate(cond, fake)
             # Made by the generator step where it came first (same weights).
-            pred_real = state.pop('pred_real', None)
-            if pred_real is None:
-                pred_real = self.discriminate(cond, inputs['img'])
+            if 'pred_real' in state:
+                pred_real, pred_fake = state.pop('pred_real'), state.pop('pred_fake')
+            else:
+                pred_real, pred_fake = self.discriminate_real_and_fake(
+                    inputs, state)
             losses = {
                 'loss_d_fake': 0.5 * self.gan_loss(pred_fake, False, is_disc=True),
                 'loss_d_real': 0.5 * self.gan_loss(pred_real, True, is_disc=True),
             }
         return self.update(losses, optim_wrapper)
+
+    def discriminate_real_and_fake(self, inputs: dict, state: dict):
+        """The discriminator's outputs on the real image and on the
+        (detached) fake, with graphs for its update: one pass over both as
+        one batch where it judges each sample on its own, two passes where
+        its batch norms would mix their statistics. 8 ms of ~1 s per
+        paper-sized step at 256x128."""
+        cond, real, fake = inputs['cond'], inputs['img'], state['fake'].detach()
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+               for m in self.discriminator.modules()):
+            return self.discriminate(cond, real), self.discriminate(cond, fake)
+        both = self.discriminate(torch.cat([cond, cond]), torch.cat([real, fake]))
+        size = real.size(0)
+        return ([[f[:size] for f in scale] for scale in both],
+                [[f[size:] for f in scale] for scale in both])
 
     def train_generator(self, inputs: dict, state: dict,
                         optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
@@ -232,10 +253,11 @@ class Pix2PixHD(BaseGAN):
         feature matching, from the weights the fake is judged by. Generator
         first (pix2pixHD), the discriminator step that follows trains on
         this same output: it keeps its graph and goes into ``state``
-        (``pred_real``). Discriminator first, it has just been updated:
-        computed again, without a graph."""
+        (``pred_real``, and ``pred_fake`` of the same pass). Discriminator
+        first, it has just been updated: computed again, without a graph."""
         if self.generator_first:
-            pred_real = self.discriminate(inputs['cond'], inputs['img'])
+            pred_real, state['pred_fake'] = self.discriminate_real_and_fake(
+                inputs, state)
             state['pred_real'] = pred_real
         else:
             with torch.no_grad():

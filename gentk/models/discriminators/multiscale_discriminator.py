@@ -24,6 +24,9 @@ class MultiScaleDiscriminator(BaseModule):
         num_scales (int): number of discriminators / scales.
         base_channels, num_layers, max_channels, norm_cfg, act_cfg,
         kernel_size, padding: see ``NLayerDiscriminator``.
+        one_hot_channels (int): the first input channels are a one-hot
+            label map; declared to the finest scale only (the coarser ones
+            see it averaged). See ``NLayerDiscriminator``.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -38,6 +41,7 @@ class MultiScaleDiscriminator(BaseModule):
                      type='LeakyReLU', negative_slope=0.2, inplace=True),
                  kernel_size: int = 4,
                  padding: int = 2,
+                 one_hot_channels: int = 0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.in_channels = in_channels
@@ -46,8 +50,9 @@ class MultiScaleDiscriminator(BaseModule):
                 in_channels, base_channels=base_channels,
                 num_layers=num_layers, max_channels=max_channels,
                 norm_cfg=norm_cfg, act_cfg=act_cfg, kernel_size=kernel_size,
-                padding=padding)
-            for _ in range(num_scales)])
+                padding=padding,
+                one_hot_channels=one_hot_channels if scale == 0 else 0)
+            for scale in range(num_scales)])
         # count_include_pad=False: border averages use real pixels only.
         self.downsample = nn.AvgPool2d(3, stride=2, padding=1,
                                        count_include_pad=False)

@@ -32,6 +32,10 @@ class NLayerDiscriminator(BaseModule):
         act_cfg (dict, optional): activation of every layer but the last.
         kernel_size (int): square kernel size.
         padding (int): padding of every convolution.
+        one_hot_channels (int): the first input channels are a one-hot
+            label map (``Pix2PixHD`` sets its classes): the first
+            convolution then runs its forward as a table lookup on CPU (see
+            ``layers.Conv2d``); 0 declares nothing.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -45,6 +49,7 @@ class NLayerDiscriminator(BaseModule):
                      type='LeakyReLU', negative_slope=0.2, inplace=True),
                  kernel_size: int = 4,
                  padding: int = 2,
+                 one_hot_channels: int = 0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.in_channels = in_channels
@@ -54,7 +59,8 @@ class NLayerDiscriminator(BaseModule):
         self.blocks = nn.ModuleList([
             ConvNormAct(c_in, c_out, kernel_size,
                         stride=2 if i < num_layers else 1, padding=padding,
-                        norm_cfg=norm_cfg if i > 0 else None, act_cfg=act_cfg)
+                        norm_cfg=norm_cfg if i > 0 else None, act_cfg=act_cfg,
+                        one_hot_channels=one_hot_channels if i == 0 else 0)
             for i, (c_in, c_out) in enumerate(zip(in_widths, widths))])
         self.classifier = nn.Conv2d(widths[-1], 1, kernel_size, stride=1,
                                     padding=padding)
