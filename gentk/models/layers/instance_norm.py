@@ -10,11 +10,15 @@ per-channel statistics without running averages are also what two other
 kernels compute, both layout-preserving:
 
 * ``F.batch_norm`` in training mode for a batch of one (statistics over
-  ``H x W`` of each channel): the fastest on channels-last input;
+  ``H x W`` of each channel): the fastest on channels-last input, and for a
+  larger channels-last batch, one sample at a time (a batch of two 512 x
+  18 x 34 maps, forward + backward on two threads: 1.9 ms, against 8.6 ms
+  for ``group_norm``, whose channels-last kernel is slow);
 * ``F.group_norm`` with one group per channel: the fastest on NCHW input
   (two threads, 64 x 256 x 512 forward + backward: 24 ms vs 30 ms for
-  ``instance_norm``) and the only one for larger channels-last batches.
+  ``instance_norm``).
 """
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -39,7 +43,10 @@ class InstanceNorm2d(nn.InstanceNorm2d):
             raise ValueError(f'InstanceNorm2d needs more than one spatial '
                              f'element per channel, got shape {tuple(x.shape)} '
                              '(the input is too small for this network)')
-        if x.size(0) == 1 and is_channels_last(x):
-            return F.batch_norm(x, None, None, self.weight, self.bias,
-                                True, 0.0, self.eps)
+        if is_channels_last(x):
+            # Each sample's slice is a channels-last batch of one.
+            samples = [F.batch_norm(sample, None, None, self.weight, self.bias,
+                                    True, 0.0, self.eps)
+                       for sample in x.split(1)]
+            return samples[0] if len(samples) == 1 else torch.cat(samples)
         return F.group_norm(x, x.size(1), self.weight, self.bias, self.eps)
