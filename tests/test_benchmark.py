@@ -30,7 +30,8 @@ CASE_KEYS = {'mode', 'width', 'height', 'batch_size', 'seconds', 'cpu_times',
              'seconds_median', 'times', 'flops', 'flops_per_op', 'flops_per_s',
              'executed_flops',
              'generator_params', 'discriminator_params', 'threads',
-             'peak_rss_bytes', 'conv_peak_fraction', 'target', 'meets_target'}
+             'peak_rss_bytes', 'conv_peak', 'conv_peak_fraction', 'target',
+             'meets_target'}
 
 
 def test_flops_of_one_convolution_match_a_hand_count():
@@ -81,15 +82,21 @@ def test_report_structure_on_tiny_networks():
     assert set(report) >= {'machine', 'settings', 'targets', 'conv_peak',
                            'cases', 'reference'}
     assert [c['mode'] for c in report['cases']] == ['train', 'infer']
-    peak = report['conv_peak']['flops_per_s']
+    assert report['conv_peak']['flops_per_s'] > 0  # at the start
     for case in report['cases']:
         assert CASE_KEYS <= set(case)
         assert (case['width'], case['height']) == (32, 16)
         assert case['seconds'] > 0 and len(case['times']) == 1
         assert case['flops'] > 0 and case['peak_rss_bytes'] > 0
         assert case['flops'] == sum(case['flops_per_op'].values())
+        # The case's own peak, measured once after each of its timed calls.
+        peak = case['conv_peak']
+        assert len(peak['samples']) == 1
+        assert peak['flops_per_s'] == max(peak['samples']) > 0
         assert case['conv_peak_fraction'] == pytest.approx(
-            case['flops'] / case['seconds'] / peak)
+            case['flops'] / case['seconds'] / peak['flops_per_s'])
+        assert case['conv_peak_fraction_cpu_time'] == pytest.approx(
+            case['flops'] / min(case['cpu_times']) / peak['flops_per_cpu_s'])
         assert case['target'] == benchmark.TARGETS[case['mode']]
     train, infer = report['cases']
     # the optimiser is the paper schedule config's (fused Adam)

@@ -53,13 +53,14 @@ def render_pix2pixhd(report: dict, console) -> None:
                         for k, v in peak['layouts'].items())
     table = Table(title=(
         f'pix2pixHD benchmark - torch {machine["torch"]}, '
-        f'{machine["threads"]} threads, fp32 3x3 conv peak '
+        f'{machine["threads"]} threads, fp32 3x3 conv peak at the start '
         f'{peak["flops_per_s"] / 1e9:.0f} GFLOP/s ({layouts}); malloc '
         + ('keeps freed memory' if report['settings']['keep_freed_memory']
            else 'defaults')
         + (', huge pages' if report['settings'].get('huge_pages') else '')))
     for column in ('resolution', 'case', 'best s', 'median s', 'CPU s',
-                   'GFLOP', 'GFLOP/s', '% conv peak', '(CPU time)', 'target',
+                   'GFLOP', 'GFLOP/s', 'conv peak', '% conv peak',
+                   '(CPU time)', 'target',
                    'executed GFLOP',
                    'peak RSS GiB'):
         table.add_column(column, justify='left' if column in (
@@ -74,13 +75,17 @@ def render_pix2pixhd(report: dict, console) -> None:
             f'{case["seconds"]:.3f}', f'{case["seconds_median"]:.3f}',
             f'{min(case["cpu_times"]) / per_item:.3f}',
             f'{case["flops"] / 1e9:.1f}', f'{case["flops_per_s"] / 1e9:.0f}',
+            f'{case["conv_peak"]["flops_per_s"] / 1e9:.0f}',
             f'[{"green" if ok else "red"}]{fraction}[/]',
             f'{100 * case.get("conv_peak_fraction_cpu_time", 0):.1f}%',
             f'>= {100 * case["target"]:.0f}%',
             f'{case["executed_flops"] / 1e9:.1f}',
             f'{case["peak_rss_bytes"] / GIB:.2f}')
     console.print(table)
-    console.print('CPU s: process CPU time of the best call (all threads; '
+    console.print('conv peak: GFLOP/s of the 3x3 convolution measured '
+                  'between the case\'s timed calls, in its process (the '
+                  'clock drifts over a run), the denominator of % conv peak. '
+                  'CPU s: process CPU time of the best call (all threads; '
                   'with --threads 1 it is immune to time-slicing by other '
                   'processes), and the conv-peak ratio in CPU time. GFLOP: '
                   'the networks\' (every convolution a direct one); executed '

@@ -3,19 +3,20 @@ import resource
 import statistics
 import sys
 import time
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 
-def time_calls(fn: Callable[[], object], repeats: int,
-               warmup: int = 1) -> Dict[str, object]:
+def time_calls(fn: Callable[[], object], repeats: int, warmup: int = 1,
+               between: Optional[Callable[[], object]] = None
+               ) -> Dict[str, object]:
     """Wall-clock seconds of ``fn()``: ``warmup`` untimed calls, then
-    ``repeats`` timed ones; also the process CPU seconds of each call (all
-    threads: with one thread a measure that time-slicing by other processes
-    does not inflate)."""
+    ``repeats`` timed ones, each followed by an untimed ``between()``;
+    also the process CPU seconds of each call (all threads: with one thread
+    a measure that time-slicing by other processes does not inflate)."""
     for _ in range(warmup):
         fn()
     times, cpu_times = [], []
@@ -24,6 +25,8 @@ def time_calls(fn: Callable[[], object], repeats: int,
         fn()
         times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu_start)
+        if between is not None:
+            between()
     return dict(best=min(times), median=statistics.median(times), times=times,
                 cpu_times=cpu_times)
 
@@ -64,6 +67,14 @@ def conv_throughput(repeats: int = 10, channels: int = 256, size: int = 128,
     result['flops_per_s'] = max(result['layouts'].values())
     result['flops_per_cpu_s'] = max(result['layouts_cpu_time'].values())
     return result
+
+
+def best_throughput(samples: List[Dict[str, object]]) -> Dict[str, object]:
+    """The best of several ``conv_throughput`` results, wall-clock and CPU
+    time each, with every sample's wall-clock figure."""
+    return dict(flops_per_s=max(s['flops_per_s'] for s in samples),
+                flops_per_cpu_s=max(s['flops_per_cpu_s'] for s in samples),
+                samples=[s['flops_per_s'] for s in samples])
 
 
 def peak_rss_bytes() -> int:
