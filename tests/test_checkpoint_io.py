@@ -52,7 +52,8 @@ def test_atomic_files_get_the_umasks_permissions(tmp_path, monkeypatch):
 def test_user_weights_refuse_pickled_objects(tmp_path):
     path = str(tmp_path / 'evil.pth')
     torch.save({'w': torch.ones(1), 'x': NotAWeight()}, path)
-    with pytest.raises(RuntimeError, match='weights_only=True'):
+    with pytest.raises(ValueError, match=r"weights_only=True: it refers to "
+                                         r"the Python object \w+\.getcwd"):
         load_weights(path, what='VGG19')
     # the run's own checkpoints go through the trusted loader
     assert load_trusted_checkpoint(path)['x'] == os.getcwd()
@@ -71,7 +72,7 @@ def test_resume_trusts_only_the_runs_own_work_dir(tmp_path):
                     str(folder / 'plain.pth'))
     assert load_resume_checkpoint(str(work_dir / 'pickled.pth'),
                                   str(work_dir))['x'] == os.getcwd()
-    with pytest.raises(RuntimeError, match='weights_only=True'):
+    with pytest.raises(ValueError, match='weights_only=True'):
         load_resume_checkpoint(str(elsewhere / 'pickled.pth'), str(work_dir))
     assert load_resume_checkpoint(str(elsewhere / 'plain.pth'),
                                   str(work_dir))['meta'] == {'iter': 3}
@@ -79,13 +80,29 @@ def test_resume_trusts_only_the_runs_own_work_dir(tmp_path):
     sibling = tmp_path / 'work2'
     sibling.mkdir()
     torch.save({'x': NotAWeight()}, str(sibling / 'pickled.pth'))
-    with pytest.raises(RuntimeError, match='weights_only=True'):
+    with pytest.raises(ValueError, match='weights_only=True'):
         load_resume_checkpoint(str(sibling / 'pickled.pth'), str(work_dir))
 
 
 def test_missing_weight_file_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match='nowhere.pth'):
         load_weights(str(tmp_path / 'nowhere.pth'), what='PSPNet')
+
+
+@pytest.mark.parametrize('content', [b'', b'not a checkpoint', 'half'],
+                         ids=['empty', 'text', 'truncated'])
+def test_unreadable_weight_file_is_named_as_such(tmp_path, content):
+    """Not a pickle problem, and not torch's traceback: the file, and that
+    it cannot be read."""
+    whole = tmp_path / 'whole.pth'
+    torch.save({'w': torch.zeros(1000)}, str(whole))
+    if content == 'half':
+        content = whole.read_bytes()[:whole.stat().st_size // 2]
+    path = tmp_path / 'vgg19.pth'
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"VGG19 file '.*vgg19\.pth' is not "
+                                         r'a readable torch file \(\w+'):
+        load_weights(str(path), what='VGG19')
 
 
 def test_message_hub_round_trips_as_plain_data(tmp_path):

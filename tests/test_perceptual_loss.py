@@ -210,7 +210,7 @@ def test_perceptual_loss_refuses_non_tensor_pickles(vgg_state, tmp_path):
     payload = dict(vgg_state)
     payload['extra'] = PickledPayload()
     torch.save(payload, path)
-    with pytest.raises(RuntimeError, match='weights_only=True'):
+    with pytest.raises(ValueError, match='weights_only=True'):
         PerceptualLoss(str(path))
     assert PickledPayload.rebuilt == []
 

@@ -64,7 +64,7 @@ def test_converter_rewrites_numpy_meta_and_checks_the_config(tmp_path):
                 'meta': {'seed': np.int64(0), 'PALETTE': np.zeros((19, 3), np.uint8),
                          'CLASSES': ('road',) * 19,
                          'hook_msgs': {'best_score': np.float64(0.7)}}}, src)
-    with pytest.raises(RuntimeError, match='weights_only=True'):
+    with pytest.raises(ValueError, match='weights_only=True'):
         load_weights(src)
     assert mmseg_pspnet.main([src, dst, '--config', R18_SYNTHETIC]) == 0
     plain = load_weights(dst)

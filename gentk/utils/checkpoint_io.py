@@ -20,6 +20,8 @@ never a truncated one.
 """
 import os
 import os.path as osp
+import pickle
+import re
 import tempfile
 from contextlib import contextmanager
 from typing import IO, Any, Iterable, Iterator, List, Mapping, Optional
@@ -36,16 +38,35 @@ def _require_file(path: str, what: str) -> None:
 
 def load_weights(path: str, map_location: Any = 'cpu',
                  what: str = 'weights') -> Any:
-    """Load a user-supplied weight file safely (``weights_only=True``)."""
+    """Load a user-supplied weight file safely (``weights_only=True``).
+    A file that holds more than tensors and plain containers, and one that
+    is not a readable torch file at all (truncated, empty, something else),
+    are ``ValueError``s that name the file and say which it is."""
     _require_file(path, what)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # the unpickler raises several types
-        raise RuntimeError(
-            f'could not load {what} file {path!r} with weights_only=True '
-            f'({type(err).__name__}: {err}). gentk only loads tensors and '
-            'plain containers from files it did not write itself; save the '
-            'weights as a plain state_dict.') from err
+    except pickle.UnpicklingError as err:
+        # The unpickler names the Python object it refused to rebuild.
+        refused = re.search(r'GLOBAL (\S+)', str(err))
+        if refused:
+            raise ValueError(
+                f'could not load {what} file {path!r} with weights_only=True: '
+                f'it refers to the Python object {refused.group(1)}, and gentk '
+                'runs no code from files it did not write itself. Save the '
+                'weights as a plain state_dict (tensors and plain '
+                'containers).') from err
+        raise _unreadable(path, what, err) from err
+    except Exception as err:  # torch and the unpickler raise several types
+        raise _unreadable(path, what, err) from err
+
+
+def _unreadable(path: str, what: str, err: Exception) -> ValueError:
+    detail = str(err).strip().splitlines()
+    detail = f': {detail[0]}' if detail else ''
+    return ValueError(
+        f'{what} file {path!r} is not a readable torch file '
+        f'({type(err).__name__}{detail}); is it truncated, or not a '
+        'checkpoint? (read with weights_only=True)')
 
 
 def load_trusted_checkpoint(path: str, map_location: Any = 'cpu') -> Any:
