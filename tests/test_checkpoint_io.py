@@ -8,7 +8,8 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-from gentk.engine.checkpoint_state import (find_resumable_checkpoint,
+from gentk.engine.checkpoint_state import (NOTHING_SAVED_YET,
+                                           find_resumable_checkpoint,
                                            load_resume_checkpoint,
                                            message_hub_from_plain,
                                            message_hub_to_plain)
@@ -133,6 +134,9 @@ def test_resumable_checkpoint_survives_a_bad_pointer(tmp_path):
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'gone.pth'))
     assert find_resumable_checkpoint(str(tmp_path)).endswith('iter_10.pth')
     assert find_resumable_checkpoint(str(tmp_path / 'empty')) is None
+    # A fresh run beside them has saved nothing yet: nothing to resume.
+    (tmp_path / 'last_checkpoint').write_text(NOTHING_SAVED_YET)
+    assert find_resumable_checkpoint(str(tmp_path)) is None
 
 
 def test_resumable_checkpoints_are_training_checkpoints_of_this_dir(tmp_path):

@@ -247,3 +247,30 @@ def test_a_resume_says_what_the_config_no_longer_decides(tmp_path):
     assert 'nothing left to train' not in out
     proc = train(config, work, '--resume')
     assert 'resumed at 8 of 8: nothing left to train' in proc.stdout + proc.stderr
+
+
+def test_a_fresh_run_beside_earlier_checkpoints_does_not_resume_them(tmp_path):
+    """A run started without --resume in a work dir that holds another
+    run's checkpoints says so; killed before its own first save, its
+    --resume starts afresh rather than continuing the other run. Once it
+    has saved, --resume continues it; tools/test.py leaves the pointer."""
+    config = config_in(tmp_path, False, False)
+    work = tmp_path / 'work'
+    train(config, work, '--cfg-options', 'train_cfg.max_iters=4')
+    assert (work / 'iter_4.pth').exists()
+    killing = config_in(tmp_path / 'kill', False, False, extra_hooks=[
+        dict(type='KillAtIterHook', at_iter=1)])
+    proc = train(killing, work, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    log = proc.stdout + proc.stderr
+    assert 'holds 2 training checkpoints of an earlier run (e.g. iter_4.pth)' \
+        in log
+    run_tool(['tools/test.py', config, str(work / 'iter_4.pth'),
+              '--work-dir', str(work)])
+    resumed = train(config, work, '--resume', '--cfg-options',
+                    'train_cfg.max_iters=2')
+    log = resumed.stdout + resumed.stderr
+    assert 'No checkpoint to resume' in log and 'Resuming from' not in log
+    again = train(config, work, '--resume', '--cfg-options',
+                  'train_cfg.max_iters=4')
+    assert f'Resuming from {work / "iter_2.pth"}' in again.stdout + again.stderr

@@ -96,23 +96,38 @@ def bare_state_dict(model) -> dict:
     return bare
 
 
+# What ``last_checkpoint`` says after a fresh run started in a work dir
+# that held an earlier run's checkpoints, until it saves its own.
+NOTHING_SAVED_YET = 'none: the latest run has saved no checkpoint yet'
+
+
+def training_checkpoints(work_dir: str) -> list:
+    """``(number, path)`` of the iteration/epoch checkpoints in
+    ``work_dir``, in no particular order."""
+    found = []
+    for path in glob.glob(osp.join(work_dir, '*.pth')):
+        match = _CKPT_NAME.match(osp.basename(path))
+        if match:
+            found.append((int(match.group(2)), path))
+    return found
+
+
 def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
     """The checkpoint named in ``last_checkpoint`` if it exists (looked for
     in ``work_dir`` first, so a copied work dir resumes its own copy), else
     the training checkpoint with the largest iteration/epoch number in
-    ``work_dir``."""
+    ``work_dir``; None where the pointer says the latest run (a fresh start
+    beside an earlier run's checkpoints) has saved nothing yet."""
     pointer = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(pointer):
         with open(pointer) as f:
             named = f.read().strip()
+        if named == NOTHING_SAVED_YET:
+            return None
         for path in (osp.join(work_dir, osp.basename(named)), named):
             if named and osp.isfile(path):
                 return path
-    candidates = []
-    for path in glob.glob(osp.join(work_dir, '*.pth')):
-        match = _CKPT_NAME.match(osp.basename(path))
-        if match:
-            candidates.append((int(match.group(2)), path))
+    candidates = training_checkpoints(work_dir)
     return max(candidates)[1] if candidates else None
 
 

@@ -22,12 +22,14 @@ from mmengine.runner import IterBasedTrainLoop, Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model, weights_to_cpu
 from mmengine.utils import apply_to
 
-from gentk.engine.checkpoint_state import (bare_state_dict, check_generator_weights,
+from gentk.engine.checkpoint_state import (NOTHING_SAVED_YET, bare_state_dict,
+                                           check_generator_weights,
                                            check_training_checkpoint,
                                            find_resumable_checkpoint,
                                            load_resume_checkpoint,
                                            message_hub_from_plain,
-                                           message_hub_to_plain, to_plain)
+                                           message_hub_to_plain, to_plain,
+                                           training_checkpoints)
 from gentk.engine.hooks.broadcast_buffers_hook import BroadcastBuffersHook
 from gentk.engine.hooks.kernel_cache_hook import ForgetKernelCachesHook
 from gentk.engine.hooks.random_state_hook import (RandomStateHook,
@@ -36,7 +38,7 @@ from gentk.engine.hooks.rich_progress_hook import RichProgressHook
 from gentk.engine.schedule_check import (resume_changes, scheduler_spans,
                                          unfinished_schedules)
 from gentk.registry import RUNNERS
-from gentk.utils import atomic_save, load_weights
+from gentk.utils import atomic_save, atomic_write_text, load_weights
 from gentk.utils.cpu_heap import keep_freed_memory
 
 
@@ -62,6 +64,9 @@ class GenRunner(Runner):
                 self.register_hook(hook_type())
 
     def train(self):
+        # load_or_resume serves test and val too: only a training run sets
+        # an earlier run's checkpoints aside.
+        self._starts_training = True
         try:
             return super().train()
         finally:  # also on an error: no bar drawn over the traceback
@@ -118,9 +123,30 @@ class GenRunner(Runner):
         if resume_from is not None:
             self.logger.info(f'Resuming from {resume_from}')
             self.resume(resume_from)
-        elif self._load_from is not None:
-            self.load_checkpoint(self._load_from)
+        else:
+            if getattr(self, '_starts_training', False):
+                self._set_earlier_checkpoints_aside()
+            if self._load_from is not None:
+                self.load_checkpoint(self._load_from)
         self._has_loaded = resume_from is not None or self._load_from is not None
+
+    def _set_earlier_checkpoints_aside(self) -> None:
+        """A fresh run in a work dir that holds an earlier run's training
+        checkpoints: say so, and point ``last_checkpoint`` at nothing until
+        this run saves, so that a ``--resume`` after a kill before its
+        first save starts afresh instead of continuing the other run."""
+        earlier = training_checkpoints(self.work_dir)
+        if not earlier or not is_main_process():
+            return
+        self.logger.warning(
+            f'{self.work_dir} holds {len(earlier)} training checkpoints of an '
+            f'earlier run (e.g. {osp.basename(max(earlier)[1])}); this run '
+            'starts afresh and saves beside them (over those of the same '
+            'name), and --resume continues this run, not that one (pass '
+            'its checkpoint to --resume to continue it). Use another '
+            '--work-dir to keep runs apart.')
+        atomic_write_text(NOTHING_SAVED_YET,
+                          osp.join(self.work_dir, 'last_checkpoint'))
 
     def resume(self, filename: str, *args, **kwargs) -> None:
         configured = scheduler_spans(self.param_schedulers)
