@@ -18,7 +18,7 @@ import torch.distributed as dist
 from mmengine.device import get_device
 from mmengine.dist import all_gather_object, is_main_process
 from mmengine.model import is_model_wrapper
-from mmengine.runner import IterBasedTrainLoop, Runner
+from mmengine.runner import BaseLoop, IterBasedTrainLoop, Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model, weights_to_cpu
 from mmengine.utils import apply_to
 
@@ -64,9 +64,6 @@ class GenRunner(Runner):
                 self.register_hook(hook_type())
 
     def train(self):
-        # load_or_resume serves test and val too: only a training run sets
-        # an earlier run's checkpoints aside.
-        self._starts_training = True
         try:
             return super().train()
         finally:  # also on an error: no bar drawn over the traceback
@@ -124,7 +121,9 @@ class GenRunner(Runner):
             self.logger.info(f'Resuming from {resume_from}')
             self.resume(resume_from)
         else:
-            if getattr(self, '_starts_training', False):
+            # load_or_resume serves test and val too: only a training run
+            # (its loop built by train() just before) sets them aside.
+            if isinstance(self._train_loop, BaseLoop):
                 self._set_earlier_checkpoints_aside()
             if self._load_from is not None:
                 self.load_checkpoint(self._load_from)
