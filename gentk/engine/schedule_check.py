@@ -12,6 +12,12 @@ from mmengine.optim.scheduler.param_scheduler import INF
 SchedulerCfgs = Union[list, dict]
 
 
+def _path(role: Optional[str], index: int) -> str:
+    """A scheduler's place in the config, as ``--cfg-options`` names it."""
+    return ('param_scheduler' if role is None
+            else f'param_scheduler.{role}') + f'.{index}'
+
+
 def _entries(cfgs: SchedulerCfgs) -> Iterator[Tuple[str, dict]]:
     """``(config path, scheduler config)``; GAN runs may give one list per
     optimiser wrapper. Schedulers given as objects are not checked."""
@@ -24,9 +30,7 @@ def _entries(cfgs: SchedulerCfgs) -> Iterator[Tuple[str, dict]]:
             group = [group]
         for index, cfg in enumerate(group or []):
             if isinstance(cfg, dict):
-                path = ('param_scheduler' if role is None
-                        else f'param_scheduler.{role}') + f'.{index}'
-                yield path, cfg
+                yield _path(role, index), cfg
 
 
 def unfinished_schedules(cfgs: Optional[SchedulerCfgs], max_iters: int,
@@ -56,8 +60,7 @@ def scheduler_spans(schedulers) -> List[Tuple[str, int, int]]:
     lists per optimiser wrapper), in the units they count."""
     groups = (schedulers.items() if isinstance(schedulers, dict)
               else [(None, schedulers or [])])
-    return [(f'param_scheduler{"" if role is None else "." + str(role)}'
-             f'.{index}', scheduler.begin, scheduler.end)
+    return [(_path(role, index), scheduler.begin, scheduler.end)
             for role, group in groups for index, scheduler in enumerate(group)]
 
 
