@@ -62,14 +62,12 @@ class StepInBackwardOptimWrapper(OptimWrapper):
         self.min_numel = min_numel
         self._stepping = False
         self._group_of: Dict[int, dict] = {}
-        self._handles = []
         for group in optimizer.param_groups:
             for param in group['params']:
                 if param.numel() >= min_numel:
                     self._group_of[id(param)] = group
-                    self._handles.append(
-                        param.register_post_accumulate_grad_hook(
-                            self._gradient_done))
+                    param.register_post_accumulate_grad_hook(
+                        self._gradient_done)
 
     @property
     def steps_in_backward(self) -> bool:

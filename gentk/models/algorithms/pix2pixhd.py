@@ -7,8 +7,8 @@ from typing import Dict, Optional
 
 import torch
 from mmengine.logging import print_log
-from torch import nn
 from mmengine.optim import OptimWrapper
+from torch import nn
 
 from gentk.registry import MODELS
 from gentk.utils import load_weights, state_dict_from
